@@ -113,7 +113,10 @@ impl Family {
 
     /// Whether the distribution has a finite variance.
     pub fn has_finite_variance(self) -> bool {
-        !matches!(self, Family::Cauchy | Family::FastSigmoid | Family::StudentT2)
+        !matches!(
+            self,
+            Family::Cauchy | Family::FastSigmoid | Family::StudentT2
+        )
     }
 }
 
@@ -251,7 +254,9 @@ impl Noise {
 
     /// Half the width of the support, or `None` when the support is the whole line.
     pub fn support(&self) -> Option<f64> {
-        self.family.unit_support().map(|half_width| half_width * self.scale)
+        self.family
+            .unit_support()
+            .map(|half_width| half_width * self.scale)
     }
 
     /// The gain that turns the density into a surrogate of peak 1: `1 / p(0)`.

@@ -52,8 +52,23 @@ fn adaptive_simpson(f: &dyn Fn(f64) -> f64, a: f64, b: f64, tolerance: f64) -> f
         if depth == 0 || correction.abs() <= 15.0 * tolerance {
             return left + right + correction / 15.0;
         }
-        refine(f, (a, fa), (left_mid, f_left), (m, fm), left, tolerance / 2.0, depth - 1)
-            + refine(f, (m, fm), (right_mid, f_right), (b, fb), right, tolerance / 2.0, depth - 1)
+        refine(
+            f,
+            (a, fa),
+            (left_mid, f_left),
+            (m, fm),
+            left,
+            tolerance / 2.0,
+            depth - 1,
+        ) + refine(
+            f,
+            (m, fm),
+            (right_mid, f_right),
+            (b, fb),
+            right,
+            tolerance / 2.0,
+            depth - 1,
+        )
     }
 
     let m = 0.5 * (a + b);
@@ -83,7 +98,10 @@ fn density_integrates_to_one() {
             .windows(2)
             .map(|pair| adaptive_simpson(&integrand, pair[0], pair[1], 1e-11))
             .sum();
-        assert!((mass - 1.0).abs() < 1e-6, "{noise}: density integrates to {mass}");
+        assert!(
+            (mass - 1.0).abs() < 1e-6,
+            "{noise}: density integrates to {mass}"
+        );
     }
 }
 
@@ -91,7 +109,10 @@ fn density_integrates_to_one() {
 fn cdf_derivative_is_pdf() {
     for noise in all_noises() {
         let h = 1e-4 * noise.scale();
-        for x in unit_grid(noise.family()).into_iter().map(|z| z * noise.scale()) {
+        for x in unit_grid(noise.family())
+            .into_iter()
+            .map(|z| z * noise.scale())
+        {
             let central = (noise.cdf(x + h) - noise.cdf(x - h)) / (2.0 * h);
             let pdf = noise.pdf(x);
             assert!(
@@ -106,7 +127,10 @@ fn cdf_derivative_is_pdf() {
 fn score_is_minus_log_density_slope() {
     for noise in all_noises() {
         let h = 1e-5 * noise.scale();
-        for x in unit_grid(noise.family()).into_iter().map(|z| z * noise.scale()) {
+        for x in unit_grid(noise.family())
+            .into_iter()
+            .map(|z| z * noise.scale())
+        {
             let slope = (noise.pdf(x + h).ln() - noise.pdf(x - h).ln()) / (2.0 * h);
             match noise.score(x) {
                 Some(score) => assert!(
@@ -132,7 +156,10 @@ fn score_is_undefined_only_where_the_density_is_flat_or_zero() {
 #[test]
 fn quantile_inverts_cdf() {
     for noise in all_noises() {
-        for x in unit_grid(noise.family()).into_iter().map(|z| z * noise.scale()) {
+        for x in unit_grid(noise.family())
+            .into_iter()
+            .map(|z| z * noise.scale())
+        {
             let back = noise.quantile(noise.cdf(x));
             assert!(
                 (back - x).abs() <= 1e-9 * noise.scale().max(x.abs()),
@@ -141,7 +168,10 @@ fn quantile_inverts_cdf() {
         }
         for u in [1e-9, 0.013, 0.3, 0.5, 0.77, 0.999] {
             let back = noise.cdf(noise.quantile(u));
-            assert!((back - u).abs() <= 1e-12, "{noise}: cdf(quantile({u})) = {back}");
+            assert!(
+                (back - u).abs() <= 1e-12,
+                "{noise}: cdf(quantile({u})) = {back}"
+            );
         }
     }
 }
@@ -176,7 +206,10 @@ fn samples_pass_kolmogorov_smirnov_at_one_in_a_thousand() {
                 (f - i as f64 / n as f64).max((i + 1) as f64 / n as f64 - f)
             })
             .fold(0.0, f64::max);
-        assert!(distance < critical, "{noise}: KS distance {distance} >= {critical}");
+        assert!(
+            distance < critical,
+            "{noise}: KS distance {distance} >= {critical}"
+        );
     }
 }
 
@@ -230,7 +263,9 @@ fn library_constructors_reproduce_library_surrogates() {
         (
             "snntorch fast_sigmoid(25)",
             Noise::snntorch_fast_sigmoid(25.0).unwrap(),
-            Noise::snntorch_fast_sigmoid(25.0).unwrap().snntorch_fast_sigmoid_gain(),
+            Noise::snntorch_fast_sigmoid(25.0)
+                .unwrap()
+                .snntorch_fast_sigmoid_gain(),
             Box::new(|x: f64| 1.0 / (25.0 * x.abs() + 1.0).powi(2)),
         ),
         (
@@ -282,7 +317,10 @@ fn library_constructors_reproduce_library_surrogates() {
         for x in grid {
             let ours = gain * noise.pdf(x);
             let theirs = library(x);
-            assert!((ours - theirs).abs() <= 1e-12 * theirs.max(1.0), "{name} at {x}: {ours} vs {theirs}");
+            assert!(
+                (ours - theirs).abs() <= 1e-12 * theirs.max(1.0),
+                "{name} at {x}: {ours} vs {theirs}"
+            );
         }
     }
 }
@@ -312,16 +350,24 @@ fn bad_scales_are_named() {
     for scale in [0.0, -1.5, f64::NAN, f64::INFINITY] {
         let error = Noise::new(Family::Logistic, scale).unwrap_err();
         assert!(matches!(error, NoiseError::InvalidScale(_)), "{error:?}");
-        assert!(error.to_string().contains(&format!("got {scale}")), "{error}");
+        assert!(
+            error.to_string().contains(&format!("got {scale}")),
+            "{error}"
+        );
     }
     let error = serde_json::from_str::<Noise>(r#"{"family": "laplace", "scale": 0}"#)
         .unwrap_err()
         .to_string();
-    assert!(error.contains("noise scale must be positive and finite, got 0"), "{error}");
+    assert!(
+        error.contains("noise scale must be positive and finite, got 0"),
+        "{error}"
+    );
 
     let error = Noise::snntorch_atan(-2.0).unwrap_err().to_string();
     assert_eq!(error, "alpha must be positive and finite, got -2");
-    let error = Noise::with_peak(Family::Cauchy, 0.0).unwrap_err().to_string();
+    let error = Noise::with_peak(Family::Cauchy, 0.0)
+        .unwrap_err()
+        .to_string();
     assert_eq!(error, "peak height must be positive and finite, got 0");
 }
 
@@ -332,7 +378,10 @@ fn command_line_form_parses() {
     assert_eq!(noise.to_string(), "logistic:0.1");
 
     let error = "gumbel:1".parse::<Noise>().unwrap_err().to_string();
-    assert!(error.starts_with("unknown noise family `gumbel`"), "{error}");
+    assert!(
+        error.starts_with("unknown noise family `gumbel`"),
+        "{error}"
+    );
     let error = "logistic".parse::<Noise>().unwrap_err().to_string();
     assert!(error.contains("`logistic`"), "{error}");
     let error = "logistic:zero".parse::<Noise>().unwrap_err().to_string();
