@@ -1,1 +1,11 @@
-//! placeholder while deps build
+#![doc = include_str!("../README.md")]
+#![warn(missing_docs)]
+
+pub mod backend;
+
+pub use backend::{BackendError, device};
+pub use spikeburn_nn as nn;
+pub use spikeburn_noise as noise;
+pub use spikeburn_noise::{Family, Noise, NoiseError};
+
+pub use spikeburn_nn::{Firing, SpikeMode, SurrogateScale, spike};
