@@ -36,11 +36,16 @@ fn noises() -> Vec<Noise> {
         .collect()
 }
 
-/// The drives of `SMOOTH_GRID` at `noise`'s scale, and zero. Closed forms are evaluated at the
-/// f64 widening of these f32 values, exactly the points the backend saw.
+/// Far-tail drives, in units of the scale, where `1 - F` is small enough that a density computed
+/// as `F (1 - F)` would lose digits.
+const TAILS: [f64; 2] = [-4.6, 5.2];
+
+/// The drives of `SMOOTH_GRID` and `TAILS` at `noise`'s scale, and zero. Closed forms are
+/// evaluated at the f64 widening of these f32 values, exactly the points the backend saw.
 fn drives(noise: &Noise) -> Vec<f32> {
     let mut drives: Vec<f32> = SMOOTH_GRID
         .iter()
+        .chain(&TAILS)
         .map(|z| (z * noise.scale()) as f32)
         .collect();
     drives.push(0.0);

@@ -164,11 +164,12 @@ pub(crate) fn surrogate_density<B: Backend>(
                 1.0 / (2.0 * core::f64::consts::PI).sqrt(),
             )
         }
-        // sigmoid(z) (1 - sigmoid(z))
+        // sigmoid(z) (1 - sigmoid(z)) = e / (1 + e)^2 with e = exp(-|z|), which avoids the
+        // cancellation in 1 - sigmoid(z) for large z.
         Family::Logistic => {
-            let sigmoid = B::sigmoid(z);
-            let complement = B::float_add_scalar(B::float_neg(sigmoid.clone()), 1.0.into());
-            (B::float_mul(sigmoid, complement), 1.0)
+            let e = B::float_exp(B::float_neg(B::float_abs(z)));
+            let denominator = square::<B>(B::float_add_scalar(e.clone(), 1.0.into()));
+            (B::float_div(e, denominator), 1.0)
         }
         // 1 / (pi (1 + z^2))
         Family::Cauchy => {
