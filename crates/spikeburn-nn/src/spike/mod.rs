@@ -128,6 +128,15 @@ pub struct Firing {
     pub scale: SurrogateScale,
 }
 
+impl Default for Firing {
+    /// Deterministic firing with snnTorch's default surrogate, `atan(alpha = 2)`: Cauchy noise of
+    /// half width `1 / pi`, peak density 1, suited to a threshold of 1.
+    fn default() -> Self {
+        let noise = Noise::snntorch_atan(2.0).expect("alpha = 2 is a valid parameter");
+        Firing::new(noise, SpikeMode::Deterministic)
+    }
+}
+
 impl Firing {
     /// Fires under `noise` in `mode`, with the density itself as surrogate.
     pub fn new(noise: Noise, mode: SpikeMode) -> Self {

@@ -1,0 +1,177 @@
+//! A feed-forward spiking network: `Linear` + [`Lif`] layers and a [`LeakyReadout`].
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::nn::{Linear, LinearConfig};
+use burn::tensor::{Device, Tensor};
+
+use crate::neuron::{LeakyReadout, LeakyReadoutConfig, Lif, LifConfig, Reset, check_sequence};
+use crate::{Firing, NnError};
+
+/// Configuration of a [`SpikingMlp`]: `sizes = [inputs, hidden.., outputs]`, every hidden layer a
+/// `Linear` into LIF neurons, the last `Linear` into a leaky readout.
+///
+/// ```
+/// # #[allow(deprecated)] fn main() {
+/// use burn::tensor::{Device, Distribution, Tensor};
+/// use spikeburn_nn::SpikingMlpConfig;
+///
+/// let device = Device::ndarray();
+/// let model = SpikingMlpConfig::new(vec![700, 256, 20]).init(&device);
+/// let input = Tensor::<3>::random([100, 8, 700], Distribution::Bernoulli(0.05), &device);
+/// let output = model.forward(input);
+/// assert_eq!(output.membrane.dims(), [100, 8, 20]);
+/// assert_eq!(output.hidden_spikes[0].dims(), [100, 8, 256]);
+/// # }
+/// ```
+#[derive(Config, Debug)]
+pub struct SpikingMlpConfig {
+    /// Layer widths from the inputs to the outputs; at least two.
+    pub sizes: Vec<usize>,
+    /// Membrane decay of the hidden LIF neurons. Default 0.95.
+    #[config(default = 0.95)]
+    pub decay: f64,
+    /// Threshold of the hidden LIF neurons. Default 1.
+    #[config(default = 1.0)]
+    pub threshold: f64,
+    /// Reset of the hidden LIF neurons. Default: subtract.
+    #[config(default = "Reset::Subtract")]
+    pub reset: Reset,
+    /// Learn a decay per hidden neuron. Default false.
+    #[config(default = false)]
+    pub learn_decay: bool,
+    /// Learn a threshold per hidden neuron. Default false.
+    #[config(default = false)]
+    pub learn_threshold: bool,
+    /// How the hidden neurons fire. Default: [`Firing::default`].
+    #[config(default = "Firing::default()")]
+    pub firing: Firing,
+    /// Membrane decay of the readout. Default 0.95.
+    #[config(default = 0.95)]
+    pub readout_decay: f64,
+    /// Whether the `Linear` layers have a bias. Default true.
+    #[config(default = true)]
+    pub bias: bool,
+}
+
+impl SpikingMlpConfig {
+    /// The config of hidden layer `index` (0-based).
+    pub fn hidden_layer(&self, index: usize) -> LifConfig {
+        LifConfig::new(self.sizes[index + 1])
+            .with_decay(self.decay)
+            .with_threshold(self.threshold)
+            .with_reset(self.reset)
+            .with_learn_decay(self.learn_decay)
+            .with_learn_threshold(self.learn_threshold)
+            .with_firing(self.firing)
+    }
+
+    /// The config of the readout.
+    pub fn readout(&self) -> LeakyReadoutConfig {
+        let outputs = *self.sizes.last().unwrap_or(&0);
+        LeakyReadoutConfig::new(outputs).with_decay(self.readout_decay)
+    }
+
+    /// Checks every field, naming the first bad one with its value and valid range.
+    pub fn validate(&self) -> Result<(), NnError> {
+        if self.sizes.len() < 2 || self.sizes.contains(&0) {
+            return Err(NnError::InvalidConfig {
+                layer: "SpikingMlp",
+                field: "sizes",
+                value: format!("{:?}", self.sizes),
+                expected: "at least two positive widths, [inputs, hidden.., outputs]",
+            });
+        }
+        for index in 0..self.sizes.len() - 2 {
+            self.hidden_layer(index).validate()?;
+        }
+        self.readout().validate()
+    }
+
+    /// Builds the network on `device`.
+    ///
+    /// # Panics
+    /// If the config is invalid (see [`validate`](SpikingMlpConfig::validate)).
+    pub fn init(&self, device: &Device) -> SpikingMlp {
+        if let Err(error) = self.validate() {
+            panic!("{error}");
+        }
+        let linears = self
+            .sizes
+            .windows(2)
+            .map(|pair| {
+                LinearConfig::new(pair[0], pair[1])
+                    .with_bias(self.bias)
+                    .init(device)
+            })
+            .collect();
+        let lifs = (0..self.sizes.len() - 2)
+            .map(|index| self.hidden_layer(index).init(device))
+            .collect();
+
+        SpikingMlp {
+            linears,
+            lifs,
+            readout: self.readout().init(device),
+            inputs: self.sizes[0],
+        }
+    }
+}
+
+/// A feed-forward spiking network. Built by [`SpikingMlpConfig::init`].
+#[derive(Module, Debug)]
+pub struct SpikingMlp {
+    /// The weights into each hidden layer and, last, into the readout.
+    pub linears: Vec<Linear>,
+    /// The hidden LIF layers.
+    pub lifs: Vec<Lif>,
+    /// The leaky readout.
+    pub readout: LeakyReadout,
+    /// Number of inputs per step.
+    pub inputs: usize,
+}
+
+/// What a [`SpikingMlp`] computes for a sequence.
+#[derive(Debug, Clone)]
+pub struct SpikingMlpOutput {
+    /// The readout membrane, `[time, batch, outputs]`.
+    pub membrane: Tensor<3>,
+    /// The spikes of each hidden layer, `[time, batch, hidden]`.
+    pub hidden_spikes: Vec<Tensor<3>>,
+}
+
+impl SpikingMlp {
+    /// The network over a whole input sequence, from rest.
+    ///
+    /// Each `Linear` runs once over all steps; each layer's sequence then goes through its own
+    /// whole-sequence `forward`.
+    ///
+    /// # Shapes
+    /// - `input`: `[time, batch, inputs]`, typically spikes
+    /// - returns: the readout membrane `[time, batch, outputs]` and the hidden spikes
+    ///
+    /// # Panics
+    /// If the last axis of `input` is not `inputs`.
+    pub fn forward(&self, input: Tensor<3>) -> SpikingMlpOutput {
+        check_sequence("SpikingMlp", &input, self.inputs);
+
+        let mut hidden_spikes = Vec::with_capacity(self.lifs.len());
+        let mut activity = input;
+        for (linear, lif) in self.linears.iter().zip(&self.lifs) {
+            let current = linear.forward(activity); // [time, batch, hidden]
+            activity = lif.forward(current, None, false).spikes;
+            hidden_spikes.push(activity.clone());
+        }
+        let readout = self
+            .linears
+            .last()
+            .expect("at least one Linear")
+            .forward(activity);
+        let (membrane, _) = self.readout.forward(readout, None);
+
+        SpikingMlpOutput {
+            membrane,
+            hidden_spikes,
+        }
+    }
+}

@@ -1,0 +1,251 @@
+//! Leaky integrate-and-fire neurons, and integrate-and-fire as their decay-1 case.
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::tensor::{Device, Tensor};
+
+use super::{
+    Decay, Reset, SpikeTrain, Threshold, check_neurons, check_sequence, check_step, fire_and_reset,
+    scan, valid,
+};
+use crate::{Firing, NnError};
+
+/// Configuration of a [`Lif`] layer: `v <- decay * v + input`, spike `H(v - threshold)` through
+/// the layer's [`Firing`], then reset.
+#[derive(Config, Debug)]
+pub struct LifConfig {
+    /// Number of neurons.
+    pub neurons: usize,
+    /// Membrane decay per step, in `(0, 1]` (`(0, 1)` when learned). Default 0.95.
+    #[config(default = 0.95)]
+    pub decay: f64,
+    /// Firing threshold, positive. Default 1.
+    #[config(default = 1.0)]
+    pub threshold: f64,
+    /// What a spike does to the membrane. Default: subtract the threshold.
+    #[config(default = "Reset::Subtract")]
+    pub reset: Reset,
+    /// Learn one decay per neuron (through a sigmoid of a free logit). Default false.
+    #[config(default = false)]
+    pub learn_decay: bool,
+    /// Learn one threshold per neuron. Default false.
+    #[config(default = false)]
+    pub learn_threshold: bool,
+    /// Let the gradient flow through the reset. Default false: that path multiplies another
+    /// surrogate factor into every later step, and cutting it trains better (Zenke and Vogels
+    /// 2021).
+    #[config(default = false)]
+    pub reset_gradient: bool,
+    /// Escape noise, forward mode and surrogate scale. Default: [`Firing::default`].
+    #[config(default = "Firing::default()")]
+    pub firing: Firing,
+}
+
+impl LifConfig {
+    /// Checks every field, naming the first bad one with its value and valid range.
+    pub fn validate(&self) -> Result<(), NnError> {
+        check_neurons("Lif", self.neurons)?;
+        Decay::check("Lif", "decay", self.decay, self.learn_decay)?;
+        Threshold::check("Lif", self.threshold)
+    }
+
+    /// Builds the layer on `device`.
+    ///
+    /// # Panics
+    /// If the config is invalid (see [`validate`](LifConfig::validate)).
+    pub fn init(&self, device: &Device) -> Lif {
+        valid(self.validate());
+        Lif {
+            decay: Decay::new(self.decay, self.learn_decay, self.neurons, device),
+            threshold: Threshold::new(self.threshold, self.learn_threshold, self.neurons, device),
+            reset: self.reset,
+            reset_gradient: self.reset_gradient,
+            firing: self.firing,
+            neurons: self.neurons,
+        }
+    }
+}
+
+/// A layer of leaky integrate-and-fire neurons. Built by [`LifConfig::init`].
+#[derive(Module, Debug)]
+pub struct Lif {
+    /// The membrane decay.
+    pub decay: Decay,
+    /// The firing threshold.
+    pub threshold: Threshold,
+    /// The reset after a spike.
+    #[module(skip)]
+    pub reset: Reset,
+    /// Whether the gradient flows through the reset.
+    pub reset_gradient: bool,
+    /// How the neurons fire.
+    #[module(skip)]
+    pub firing: Firing,
+    /// Number of neurons.
+    pub neurons: usize,
+}
+
+/// The state of a [`Lif`] layer between steps.
+#[derive(Debug, Clone)]
+pub struct LifState {
+    /// The membrane potential after the last reset, `[batch, neurons]`.
+    pub membrane: Tensor<2>,
+}
+
+impl LifState {
+    /// The resting state: every membrane at 0.
+    pub fn zeros(batch: usize, neurons: usize, device: &Device) -> Self {
+        LifState {
+            membrane: Tensor::zeros([batch, neurons], device),
+        }
+    }
+}
+
+impl Lif {
+    /// One time step.
+    ///
+    /// # Arguments
+    /// - `input`: the input current of this step.
+    /// - `state`: the state after the previous step ([`LifState::zeros`] to start).
+    ///
+    /// # Shapes
+    /// - `input`: `[batch, neurons]`
+    /// - returns: spikes `[batch, neurons]` and the new state
+    pub fn forward_step(&self, input: Tensor<2>, state: LifState) -> (Tensor<2>, LifState) {
+        check_step("Lif", &input, self.neurons);
+        let (spikes, membrane, _) = self.step(input, state.membrane);
+
+        (spikes, LifState { membrane })
+    }
+
+    /// A whole sequence, from `state` or from rest.
+    ///
+    /// # Arguments
+    /// - `input`: the input current at every step.
+    /// - `state`: where to start; `None` for the resting state.
+    /// - `record_membrane`: also return the membrane before each reset.
+    ///
+    /// # Shapes
+    /// - `input`: `[time, batch, neurons]`
+    /// - returns: spikes `[time, batch, neurons]`, the membrane `[time, batch, neurons]` when
+    ///   recorded, and the state after the last step
+    ///
+    /// # Panics
+    /// If the last axis of `input` is not `neurons`.
+    pub fn forward(
+        &self,
+        input: Tensor<3>,
+        state: Option<LifState>,
+        record_membrane: bool,
+    ) -> SpikeTrain<LifState> {
+        let [_, batch, _] = check_sequence("Lif", &input, self.neurons);
+        let state = state.unwrap_or_else(|| LifState::zeros(batch, self.neurons, &input.device()));
+
+        scan(&input, state, record_membrane, |input, state| {
+            let (spikes, membrane, integrated) = self.step(input, state.membrane);
+            (spikes, integrated, LifState { membrane })
+        })
+    }
+
+    /// Integrates, fires and resets; returns the spikes, the reset membrane and the membrane
+    /// before the reset.
+    fn step(&self, input: Tensor<2>, membrane: Tensor<2>) -> (Tensor<2>, Tensor<2>, Tensor<2>) {
+        let integrated = self.decay.apply(membrane) + input; // [batch, neurons]
+        let threshold = self.threshold.row(self.neurons, &integrated.device());
+        let (spikes, reset) = fire_and_reset(
+            &self.firing,
+            integrated.clone(),
+            threshold,
+            self.reset,
+            self.reset_gradient,
+        );
+
+        (spikes, reset, integrated)
+    }
+}
+
+/// Configuration of an [`If`] layer: integrate-and-fire, `v <- v + input`, with no leak.
+#[derive(Config, Debug)]
+pub struct IfConfig {
+    /// Number of neurons.
+    pub neurons: usize,
+    /// Firing threshold, positive. Default 1.
+    #[config(default = 1.0)]
+    pub threshold: f64,
+    /// What a spike does to the membrane. Default: subtract the threshold.
+    #[config(default = "Reset::Subtract")]
+    pub reset: Reset,
+    /// Learn one threshold per neuron. Default false.
+    #[config(default = false)]
+    pub learn_threshold: bool,
+    /// Let the gradient flow through the reset. Default false, as for [`LifConfig`].
+    #[config(default = false)]
+    pub reset_gradient: bool,
+    /// Escape noise, forward mode and surrogate scale. Default: [`Firing::default`].
+    #[config(default = "Firing::default()")]
+    pub firing: Firing,
+}
+
+impl IfConfig {
+    /// The equivalent [`LifConfig`], with decay 1.
+    pub fn as_lif(&self) -> LifConfig {
+        LifConfig::new(self.neurons)
+            .with_decay(1.0)
+            .with_threshold(self.threshold)
+            .with_reset(self.reset)
+            .with_learn_threshold(self.learn_threshold)
+            .with_reset_gradient(self.reset_gradient)
+            .with_firing(self.firing)
+    }
+
+    /// Checks every field, naming the first bad one with its value and valid range.
+    pub fn validate(&self) -> Result<(), NnError> {
+        check_neurons("If", self.neurons)?;
+        Threshold::check("If", self.threshold)
+    }
+
+    /// Builds the layer on `device`.
+    ///
+    /// # Panics
+    /// If the config is invalid (see [`validate`](IfConfig::validate)).
+    pub fn init(&self, device: &Device) -> If {
+        valid(self.validate());
+        If {
+            lif: self.as_lif().init(device),
+        }
+    }
+}
+
+/// A layer of integrate-and-fire neurons: a [`Lif`] whose decay is 1. Built by
+/// [`IfConfig::init`].
+#[derive(Module, Debug)]
+pub struct If {
+    /// The neurons, as LIF neurons with decay 1.
+    pub lif: Lif,
+}
+
+impl If {
+    /// One time step; see [`Lif::forward_step`].
+    ///
+    /// # Shapes
+    /// - `input`: `[batch, neurons]`
+    /// - returns: spikes `[batch, neurons]` and the new state
+    pub fn forward_step(&self, input: Tensor<2>, state: LifState) -> (Tensor<2>, LifState) {
+        self.lif.forward_step(input, state)
+    }
+
+    /// A whole sequence; see [`Lif::forward`].
+    ///
+    /// # Shapes
+    /// - `input`: `[time, batch, neurons]`
+    /// - returns: spikes `[time, batch, neurons]`, the optional membrane trace and the final
+    ///   state
+    pub fn forward(
+        &self,
+        input: Tensor<3>,
+        state: Option<LifState>,
+        record_membrane: bool,
+    ) -> SpikeTrain<LifState> {
+        self.lif.forward(input, state, record_membrane)
+    }
+}

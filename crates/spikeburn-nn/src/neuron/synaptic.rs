@@ -1,0 +1,177 @@
+//! Current-based synaptic LIF neurons: the input charges a synaptic current that decays too.
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::tensor::{Device, Tensor};
+
+use super::{
+    Decay, Reset, SpikeTrain, Threshold, check_neurons, check_sequence, check_step, fire_and_reset,
+    scan, valid,
+};
+use crate::{Firing, NnError};
+
+/// Configuration of a [`Synaptic`] layer: `i <- synapse_decay * i + input`,
+/// `v <- decay * v + i`, spike `H(v - threshold)`, then reset.
+#[derive(Config, Debug)]
+pub struct SynapticConfig {
+    /// Number of neurons.
+    pub neurons: usize,
+    /// Synaptic current decay per step, in `(0, 1]` (`(0, 1)` when learned). Default 0.9.
+    #[config(default = 0.9)]
+    pub synapse_decay: f64,
+    /// Membrane decay per step, in `(0, 1]` (`(0, 1)` when learned). Default 0.95.
+    #[config(default = 0.95)]
+    pub decay: f64,
+    /// Firing threshold, positive. Default 1.
+    #[config(default = 1.0)]
+    pub threshold: f64,
+    /// What a spike does to the membrane. Default: subtract the threshold.
+    #[config(default = "Reset::Subtract")]
+    pub reset: Reset,
+    /// Learn both decays per neuron. Default false.
+    #[config(default = false)]
+    pub learn_decay: bool,
+    /// Learn one threshold per neuron. Default false.
+    #[config(default = false)]
+    pub learn_threshold: bool,
+    /// Let the gradient flow through the reset. Default false, as for [`LifConfig`].
+    #[config(default = false)]
+    pub reset_gradient: bool,
+    /// Escape noise, forward mode and surrogate scale. Default: [`Firing::default`].
+    #[config(default = "Firing::default()")]
+    pub firing: Firing,
+}
+
+impl SynapticConfig {
+    /// Checks every field, naming the first bad one with its value and valid range.
+    pub fn validate(&self) -> Result<(), NnError> {
+        check_neurons("Synaptic", self.neurons)?;
+        Decay::check(
+            "Synaptic",
+            "synapse_decay",
+            self.synapse_decay,
+            self.learn_decay,
+        )?;
+        Decay::check("Synaptic", "decay", self.decay, self.learn_decay)?;
+        Threshold::check("Synaptic", self.threshold)
+    }
+
+    /// Builds the layer on `device`.
+    ///
+    /// # Panics
+    /// If the config is invalid (see [`validate`](SynapticConfig::validate)).
+    pub fn init(&self, device: &Device) -> Synaptic {
+        valid(self.validate());
+        let neurons = self.neurons;
+        Synaptic {
+            synapse_decay: Decay::new(self.synapse_decay, self.learn_decay, neurons, device),
+            decay: Decay::new(self.decay, self.learn_decay, neurons, device),
+            threshold: Threshold::new(self.threshold, self.learn_threshold, neurons, device),
+            reset: self.reset,
+            reset_gradient: self.reset_gradient,
+            firing: self.firing,
+            neurons,
+        }
+    }
+}
+
+/// A layer of current-based synaptic LIF neurons. Built by [`SynapticConfig::init`].
+#[derive(Module, Debug)]
+pub struct Synaptic {
+    /// The synaptic current decay.
+    pub synapse_decay: Decay,
+    /// The membrane decay.
+    pub decay: Decay,
+    /// The firing threshold.
+    pub threshold: Threshold,
+    /// The reset after a spike.
+    #[module(skip)]
+    pub reset: Reset,
+    /// Whether the gradient flows through the reset.
+    pub reset_gradient: bool,
+    /// How the neurons fire.
+    #[module(skip)]
+    pub firing: Firing,
+    /// Number of neurons.
+    pub neurons: usize,
+}
+
+/// The state of a [`Synaptic`] layer between steps.
+#[derive(Debug, Clone)]
+pub struct SynapticState {
+    /// The synaptic current, `[batch, neurons]`.
+    pub current: Tensor<2>,
+    /// The membrane potential after the last reset, `[batch, neurons]`.
+    pub membrane: Tensor<2>,
+}
+
+impl SynapticState {
+    /// The resting state: no current, every membrane at 0.
+    pub fn zeros(batch: usize, neurons: usize, device: &Device) -> Self {
+        SynapticState {
+            current: Tensor::zeros([batch, neurons], device),
+            membrane: Tensor::zeros([batch, neurons], device),
+        }
+    }
+}
+
+impl Synaptic {
+    /// One time step.
+    ///
+    /// # Shapes
+    /// - `input`: `[batch, neurons]`
+    /// - returns: spikes `[batch, neurons]` and the new state
+    pub fn forward_step(
+        &self,
+        input: Tensor<2>,
+        state: SynapticState,
+    ) -> (Tensor<2>, SynapticState) {
+        check_step("Synaptic", &input, self.neurons);
+        let (spikes, _, state) = self.step(input, state);
+
+        (spikes, state)
+    }
+
+    /// A whole sequence, from `state` or from rest.
+    ///
+    /// # Shapes
+    /// - `input`: `[time, batch, neurons]`
+    /// - returns: spikes `[time, batch, neurons]`, the membrane before each reset
+    ///   `[time, batch, neurons]` when `record_membrane`, and the final state
+    ///
+    /// # Panics
+    /// If the last axis of `input` is not `neurons`.
+    pub fn forward(
+        &self,
+        input: Tensor<3>,
+        state: Option<SynapticState>,
+        record_membrane: bool,
+    ) -> SpikeTrain<SynapticState> {
+        let [_, batch, _] = check_sequence("Synaptic", &input, self.neurons);
+        let state =
+            state.unwrap_or_else(|| SynapticState::zeros(batch, self.neurons, &input.device()));
+
+        scan(&input, state, record_membrane, |input, state| {
+            self.step(input, state)
+        })
+    }
+
+    fn step(
+        &self,
+        input: Tensor<2>,
+        state: SynapticState,
+    ) -> (Tensor<2>, Tensor<2>, SynapticState) {
+        let current = self.synapse_decay.apply(state.current) + input; // [batch, neurons]
+        let integrated = self.decay.apply(state.membrane) + current.clone();
+        let threshold = self.threshold.row(self.neurons, &integrated.device());
+        let (spikes, membrane) = fire_and_reset(
+            &self.firing,
+            integrated.clone(),
+            threshold,
+            self.reset,
+            self.reset_gradient,
+        );
+
+        (spikes, integrated, SynapticState { current, membrane })
+    }
+}
