@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 
+mod confounding;
 mod effects;
 mod error;
 mod estimators;
@@ -10,6 +11,7 @@ mod propagation;
 mod simulate;
 mod stats;
 
+pub use confounding::{ConfoundedPair, ConfoundedPairSpec, PairEstimates, PairObservations};
 pub use effects::{
     Backdoor, DiscontinuityFit, EffectEstimate, NodeObservations, RegressionDiscontinuity,
     two_stage_least_squares, wald,
