@@ -24,9 +24,8 @@ use rand::rngs::StdRng;
 use serde_json::{Value, json};
 use spikeburn::Noise;
 use spikeburn::causal::{
-    CausalError, DoublyRobust, ENUMERATION_LIMIT, Enumeration, ExactExpectations, FiniteDifference,
-    GradientEstimate, Network, NetworkSpec, NodePerturbation, Propagation, PropagationMode,
-    Reinforce, SpikeIntervention, Synapse, WeightPerturbation, cosine,
+    CausalError, ENUMERATION_LIMIT, Enumeration, EstimatorKind, ExactExpectations,
+    GradientEstimate, Network, NetworkSpec, Synapse, cosine,
 };
 
 /// Gradient estimators on a stochastic spiking network, next to the exact gradient.
@@ -39,9 +38,11 @@ struct Args {
     /// Escape noise `family:scale` for every layer that names none, e.g. `logistic:0.1`.
     #[arg(long)]
     noise: Option<Noise>,
-    /// Estimators to run, comma separated, or `all`.
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "all")]
-    estimator: Vec<EstimatorName>,
+    /// Estimators to run, comma separated, or `all`: surrogate, exact_difference,
+    /// finite_difference, spike_intervention, reinforce, doubly_robust, node_perturbation,
+    /// weight_perturbation.
+    #[arg(long, value_delimiter = ',', default_value = "all")]
+    estimator: Vec<String>,
     /// Monte Carlo samples per estimator.
     #[arg(long, default_value_t = 10_000)]
     samples: usize,
@@ -55,91 +56,6 @@ struct Args {
     /// Output: a markdown table or one JSON object.
     #[arg(long, value_enum, default_value = "table")]
     format: Format,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum EstimatorName {
-    All,
-    Surrogate,
-    ExactDifference,
-    FiniteDifference,
-    SpikeIntervention,
-    Reinforce,
-    DoublyRobust,
-    NodePerturbation,
-    WeightPerturbation,
-}
-
-impl EstimatorName {
-    const EACH: [EstimatorName; 8] = [
-        EstimatorName::Surrogate,
-        EstimatorName::ExactDifference,
-        EstimatorName::FiniteDifference,
-        EstimatorName::SpikeIntervention,
-        EstimatorName::Reinforce,
-        EstimatorName::DoublyRobust,
-        EstimatorName::NodePerturbation,
-        EstimatorName::WeightPerturbation,
-    ];
-
-    /// The name in the JSON output.
-    fn key(self) -> &'static str {
-        match self {
-            EstimatorName::All => "all",
-            EstimatorName::Surrogate => "surrogate",
-            EstimatorName::ExactDifference => "exact_difference",
-            EstimatorName::FiniteDifference => "finite_difference",
-            EstimatorName::SpikeIntervention => "spike_intervention",
-            EstimatorName::Reinforce => "reinforce",
-            EstimatorName::DoublyRobust => "doubly_robust",
-            EstimatorName::NodePerturbation => "node_perturbation",
-            EstimatorName::WeightPerturbation => "weight_perturbation",
-        }
-    }
-
-    fn run(
-        self,
-        network: &Network,
-        samples: usize,
-        rng: &mut StdRng,
-    ) -> Result<GradientEstimate, CausalError> {
-        match self {
-            EstimatorName::All => unreachable!("`all` is expanded before running"),
-            EstimatorName::Surrogate | EstimatorName::ExactDifference => {
-                let mode = if self == EstimatorName::Surrogate {
-                    PropagationMode::Linearised
-                } else {
-                    PropagationMode::ExactDifference
-                };
-                let params = Propagation::params().samples(samples).mode(mode);
-                params.check()?.estimate(network, rng)
-            }
-            EstimatorName::FiniteDifference => {
-                let params = FiniteDifference::params().samples(samples);
-                params.check()?.estimate(network, rng)
-            }
-            EstimatorName::SpikeIntervention => {
-                let params = SpikeIntervention::params().samples(samples);
-                params.check()?.estimate(network, rng)
-            }
-            EstimatorName::Reinforce => {
-                let params = Reinforce::params().samples(samples);
-                params.check()?.estimate(network, rng)
-            }
-            EstimatorName::DoublyRobust => {
-                let params = DoublyRobust::params().samples(samples);
-                params.check()?.estimate(network, rng)
-            }
-            EstimatorName::NodePerturbation => {
-                let params = NodePerturbation::params().samples(samples);
-                params.check()?.estimate(network, rng)
-            }
-            EstimatorName::WeightPerturbation => {
-                let params = WeightPerturbation::params().samples(samples);
-                params.check()?.estimate(network, rng)
-            }
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -168,7 +84,7 @@ fn main() -> ExitCode {
 
 /// What one estimator produced: its estimate or why it is undefined here.
 struct Outcome {
-    name: EstimatorName,
+    name: EstimatorKind,
     result: Result<GradientEstimate, CausalError>,
 }
 
@@ -199,17 +115,20 @@ fn run(args: &Args) -> Result<(), String> {
         )),
     };
 
-    let names: Vec<EstimatorName> = if args.estimator.contains(&EstimatorName::All) {
-        EstimatorName::EACH.to_vec()
+    let names: Vec<EstimatorKind> = if args.estimator.iter().any(|name| name == "all") {
+        EstimatorKind::ALL.to_vec()
     } else {
-        args.estimator.clone()
+        let names = args.estimator.iter().map(|name| name.parse());
+        names
+            .collect::<Result<_, CausalError>>()
+            .map_err(|error| error.to_string())?
     };
     let mut rng = StdRng::seed_from_u64(args.seed);
     let outcomes: Vec<Outcome> = names
         .into_iter()
         .map(|name| Outcome {
             name,
-            result: name.run(&network, args.samples, &mut rng),
+            result: name.estimate(&network, args.samples, &mut rng),
         })
         .collect();
 
@@ -262,7 +181,7 @@ fn json_report(
             }),
             Err(error) => json!({ "error": error.to_string() }),
         };
-        estimators.insert(outcome.name.key().to_string(), entry);
+        estimators.insert(outcome.name.name().to_string(), entry);
     }
     let expectation = |values: Option<&[f64]>| {
         values.map(
@@ -293,7 +212,7 @@ fn print_table(
     let values = network.weights();
     let succeeded: Vec<(&str, &GradientEstimate)> = outcomes
         .iter()
-        .filter_map(|outcome| Some((outcome.name.key(), outcome.result.as_ref().ok()?)))
+        .filter_map(|outcome| Some((outcome.name.name(), outcome.result.as_ref().ok()?)))
         .collect();
 
     let mut header = vec!["weight".to_string(), "value".to_string()];
@@ -353,14 +272,14 @@ fn print_table(
     }
     for outcome in outcomes {
         match &outcome.result {
-            Err(error) => println!("{}: not defined here: {error}", outcome.name.key()),
+            Err(error) => println!("{}: not defined here: {error}", outcome.name.name()),
             Ok(estimate) if estimate.infinite_variance() => println!(
                 "{}: warning: the noise gives this estimator infinite variance",
-                outcome.name.key()
+                outcome.name.name()
             ),
             Ok(estimate) if estimate.clipped() > 0 => println!(
                 "{}: {} propensities clipped away from 0 and 1",
-                outcome.name.key(),
+                outcome.name.name(),
                 estimate.clipped()
             ),
             Ok(_) => {}

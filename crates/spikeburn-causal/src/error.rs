@@ -129,6 +129,12 @@ pub enum CausalError {
         /// The limit.
         limit: usize,
     },
+    /// An estimator name that is not one of [`EstimatorKind::ALL`](crate::EstimatorKind::ALL).
+    #[error(
+        "unknown estimator `{0}`, expected one of: {names}",
+        names = crate::EstimatorKind::ALL.map(|kind| kind.name()).join(", ")
+    )]
+    UnknownEstimator(String),
     /// A hyper-parameter outside its valid range.
     #[error("`{name}` must be {expected}, got {value}")]
     InvalidParameter {
@@ -177,7 +183,8 @@ pub enum CausalError {
     },
     /// A regression-discontinuity window with too few samples on one side of the threshold.
     #[error(
-        "the window of half width {bandwidth} holds {found} samples {side} the threshold, needs {needed}"
+        "the window of half width {bandwidth} holds {found} samples {side} the threshold, \
+         needs {needed}"
     )]
     EmptyWindow {
         /// `below` or `above`.

@@ -1,11 +1,13 @@
 #![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 
+pub mod benchmarks;
 mod confounding;
 mod effects;
 mod error;
 mod estimators;
 mod exact;
+mod kind;
 mod network;
 mod propagation;
 mod simulate;
@@ -24,6 +26,7 @@ pub use estimators::{
     WeightPerturbationParams,
 };
 pub use exact::{ENUMERATION_LIMIT, Enumeration, EnumerationParams, ExactExpectations};
+pub use kind::EstimatorKind;
 pub use network::{
     InputSpec, Layer, LayerSpec, Loss, LossSpec, Network, NetworkSpec, NodeId, PerUnit, Synapse,
     WeightId,

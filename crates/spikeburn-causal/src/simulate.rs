@@ -373,7 +373,8 @@ mod tests {
         let zero = NoiseStreams::from_values(&network, vec![0.0; 8]).unwrap();
         let trajectory = network.simulate(&zero);
         // Unit 0: v = 0.6 (no spike), 0.9 (no), 1.05 (spike), 0.5 * 0.05 + 0.6 + 0 = 0.625.
-        // Unit 1 never reaches 1: 0.3, 0.45, 0.525, then 0.2625 + 0.3 + 0.2 (unit 0 spiked) = 0.7625.
+        // Unit 1 never reaches 1: 0.3, 0.45, 0.525, then 0.2625 + 0.3 + 0.2 (unit 0 spiked)
+        // = 0.7625.
         let drives: Vec<f64> = trajectory.drives().iter().map(|x| x + 1.0).collect();
         let expected = [0.6, 0.3, 0.9, 0.45, 1.05, 0.525, 0.625, 0.7625];
         for (got, want) in drives.iter().zip(expected) {

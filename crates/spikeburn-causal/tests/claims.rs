@@ -3,23 +3,13 @@
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
+use spikeburn_causal::benchmarks::{WideReadout, diamond};
 use spikeburn_causal::{
     Baseline, ConfoundedPairSpec, Enumeration, GradientEstimate, Network, NetworkSpec, NodeId,
     NodeObservations, NodePerturbation, Noise, PropagationMode, Reinforce, SpikeIntervention,
     cosine, propagated_gradient, surrogate_backward,
 };
 use spikeburn_noise::Family;
-
-const DIAMOND: &str = r#"{"input": [1.0], "layers": [{"weights": [[1.0]], "threshold": 0.0},
-    {"weights": [[0.05], [0.1]], "threshold": 0.0}, {"weights": [[1.0, -1.0]], "threshold": 0.0}],
-    "loss": {"kind": "output", "unit": 0}}"#;
-
-fn diamond(noise: Noise) -> Network {
-    NetworkSpec::from_json(DIAMOND)
-        .unwrap()
-        .check(Some(noise))
-        .unwrap()
-}
 
 fn exact(network: &Network) -> spikeburn_causal::ExactExpectations {
     Enumeration::params().check().unwrap().run(network).unwrap()
@@ -205,44 +195,6 @@ fn c5_expected_surrogate_is_not_a_gradient() {
     }
 }
 
-/// A single hidden layer of `width` units driven by `x = 1`, with a linear readout and an MSE
-/// loss; its exact gradient and expected loss have closed forms (see C4).
-fn wide(width: usize, noise: Noise) -> (Network, Vec<f64>, f64) {
-    let weights: Vec<f64> = (0..width)
-        .map(|j| 0.8 * ((j as f64 * 0.618).fract() - 0.5))
-        .collect();
-    let readout: Vec<f64> = (0..width)
-        .map(|j| if j % 2 == 0 { 1.0 } else { -0.5 } / (width as f64).sqrt())
-        .collect();
-    let target = -1.0;
-    let rows: Vec<String> = weights.iter().map(|w| format!("[{w}]")).collect();
-    let text = format!(
-        r#"{{"input": [1.0], "layers": [{{"weights": [{}], "threshold": 0.0}}],
-           "loss": {{"kind": "mse", "target": [{target}], "readout": [{readout:?}]}}}}"#,
-        rows.join(", ")
-    );
-    let network = NetworkSpec::from_json(&text)
-        .unwrap()
-        .check(Some(noise))
-        .unwrap();
-
-    let fire: Vec<f64> = weights.iter().map(|&w| noise.cdf(w)).collect();
-    let mean_output: f64 = readout.iter().zip(&fire).map(|(u, f)| u * f).sum();
-    let variance: f64 = readout
-        .iter()
-        .zip(&fire)
-        .map(|(u, f)| u * u * f * (1.0 - f))
-        .sum();
-    let gradient = (0..width)
-        .map(|j| {
-            let others = mean_output - readout[j] * fire[j];
-            noise.pdf(weights[j]) * (readout[j] * (others - target) + 0.5 * readout[j].powi(2))
-        })
-        .collect();
-    let expected_loss = 0.5 * ((mean_output - target).powi(2) + variance);
-    (network, gradient, expected_loss)
-}
-
 /// C6: at a fixed budget of M samples node perturbation's expected cosine to the true gradient
 /// falls with the number of units N like `(1 + (N + 1) / M)^(-1/2)`; the surrogate gradient's
 /// does not.
@@ -253,7 +205,8 @@ fn c6_node_perturbation_degrades_with_width() {
     let mut rng = StdRng::seed_from_u64(6);
     let mut measured = Vec::new();
     for width in [4, 16, 64] {
-        let (network, truth, expected_loss) = wide(width, noise);
+        let wide = WideReadout::new(width);
+        let (network, truth) = (wide.network(noise), wide.gradient(noise));
         if width == 4 {
             let enumerated = exact(&network);
             for (a, b) in enumerated.gradient().iter().zip(&truth) {
@@ -262,7 +215,7 @@ fn c6_node_perturbation_degrades_with_width() {
         }
         let perturbation = NodePerturbation::params()
             .samples(samples)
-            .baseline(Baseline::Constant(expected_loss))
+            .baseline(Baseline::Constant(wide.expected_loss(noise)))
             .check()
             .unwrap();
         let surrogate = spikeburn_causal::Propagation::params()

@@ -22,7 +22,10 @@ pub use spike::{Firing, SpikeBackend, SpikeMode, Surrogate, SurrogateScale, spik
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NnError {
     /// A spike mode name that is not one of [`SpikeMode::NAMES`].
-    #[error("unknown spike mode `{0}`, expected one of: {modes}", modes = SpikeMode::NAMES.join(", "))]
+    #[error(
+        "unknown spike mode `{0}`, expected one of: {modes}",
+        modes = SpikeMode::NAMES.join(", ")
+    )]
     UnknownSpikeMode(String),
     /// A layer setting outside its valid range.
     #[error("{layer}: {field} must be {expected}, got {value}")]

@@ -29,7 +29,10 @@ pub enum NoiseError {
     #[error("peak height must be positive and finite, got {0}")]
     InvalidPeak(f64),
     /// A family name that is not one of the eight families.
-    #[error("unknown noise family `{0}`, expected one of: {families}", families = Family::NAMES.join(", "))]
+    #[error(
+        "unknown noise family `{0}`, expected one of: {families}",
+        families = Family::NAMES.join(", ")
+    )]
     UnknownFamily(String),
     /// A `family:scale` string without the colon or with an unreadable scale.
     #[error("cannot read noise `{0}`: expected `family:scale`, e.g. `logistic:0.1`")]

@@ -5,7 +5,8 @@
 //! records a [`Backward`] step that multiplies the upstream gradient by the surrogate density
 //! `gain * p(x)` at the noise-free drive `x`.
 
-#![allow(deprecated)] // `NdArray` is deprecated in Burn 0.22 but still Spikeburn's default CPU backend.
+// `NdArray` is deprecated in Burn 0.22 but still Spikeburn's default CPU backend.
+#![allow(deprecated)]
 
 use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;

@@ -1,0 +1,205 @@
+//! PNG figures for the examples, drawn with plotters.
+//!
+//! Text is drawn from a TrueType font read at run time (`SPIKEBURN_FONT`, or DejaVu Sans and a
+//! few other common system fonts), so that building needs no system font library. Without a
+//! font a figure is refused with an error that says how to provide one; the examples then
+//! report it and still write their tables.
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+use plotters::prelude::*;
+use plotters::style::{FontStyle, register_font};
+
+/// Where fonts are looked for, after `SPIKEBURN_FONT`.
+const FONT_PATHS: [&str; 6] = [
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/TTF/DejaVuSans.ttf",
+    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
+    "/System/Library/Fonts/Supplemental/Arial.ttf",
+    "C:\\Windows\\Fonts\\arial.ttf",
+];
+
+/// Registers a font as `sans-serif` once per process.
+fn ensure_font() -> Result<(), String> {
+    static FONT: OnceLock<Result<(), String>> = OnceLock::new();
+    FONT.get_or_init(|| {
+        let chosen = std::env::var("SPIKEBURN_FONT").ok();
+        let candidates = chosen.iter().map(String::as_str).chain(FONT_PATHS);
+        for path in candidates {
+            if let Ok(bytes) = std::fs::read(path) {
+                let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+                return register_font("sans-serif", FontStyle::Normal, bytes)
+                    .map_err(|_| format!("`{path}` is not a TrueType font"));
+            }
+        }
+        Err(
+            "no TrueType font found for figure labels: set SPIKEBURN_FONT to a .ttf file, or \
+             install one (Debian: `apt-get install fonts-dejavu-core`)"
+                .to_string(),
+        )
+    })
+    .clone()
+}
+
+/// One line of a [`LineChart`], with an optional error bar (a half width) per point.
+#[derive(Debug, Clone)]
+pub struct Series {
+    /// The legend entry.
+    pub name: String,
+    /// `(x, y)` points, drawn in order.
+    pub points: Vec<(f64, f64)>,
+    /// Half widths of error bars, one per point.
+    pub errors: Option<Vec<f64>>,
+    /// Draw the line dashed (e.g. a prediction next to measurements).
+    pub dashed: bool,
+}
+
+impl Series {
+    /// A solid line without error bars.
+    pub fn new(name: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
+        Series {
+            name: name.into(),
+            points,
+            errors: None,
+            dashed: false,
+        }
+    }
+}
+
+/// A chart of several lines against a shared x axis.
+#[derive(Debug, Clone)]
+pub struct LineChart {
+    /// The title above the plot.
+    pub title: String,
+    /// The x axis label.
+    pub x_label: String,
+    /// The y axis label.
+    pub y_label: String,
+    /// Logarithmic x axis.
+    pub log_x: bool,
+    /// The y range; `None` fits the data.
+    pub y_range: Option<(f64, f64)>,
+    /// The lines.
+    pub series: Vec<Series>,
+}
+
+fn bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (low, high) = values
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
+    if low > high {
+        (0.0, 1.0)
+    } else if low == high {
+        (low - 0.5, high + 0.5)
+    } else {
+        (low, high)
+    }
+}
+
+/// Writes `chart` as an 900 x 600 PNG at `path`.
+pub fn line_chart(path: &Path, chart: &LineChart) -> Result<(), String> {
+    ensure_font()?;
+    let failed = |error: &dyn std::fmt::Display| format!("{}: {error}", path.display());
+
+    let (x_low, x_high) = bounds(
+        chart
+            .series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p.0)),
+    );
+    let (y_low, y_high) = chart.y_range.unwrap_or_else(|| {
+        let (low, high) = bounds(
+            chart
+                .series
+                .iter()
+                .flat_map(|s| s.points.iter().map(|p| p.1)),
+        );
+        let margin = 0.05 * (high - low);
+        (low - margin, high + margin)
+    });
+
+    let root = BitMapBackend::new(path, (900, 600)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| failed(&e))?;
+    let mut builder = ChartBuilder::on(&root);
+    builder
+        .caption(&chart.title, ("sans-serif", 24))
+        .margin(16)
+        .x_label_area_size(48)
+        .y_label_area_size(64);
+
+    if chart.log_x {
+        let mut plot = builder
+            .build_cartesian_2d((x_low..x_high).log_scale(), y_low..y_high)
+            .map_err(|e| failed(&e))?;
+        plot.configure_mesh()
+            .x_desc(&chart.x_label)
+            .y_desc(&chart.y_label)
+            .label_style(("sans-serif", 16))
+            .draw()
+            .map_err(|e| failed(&e))?;
+        draw_series(&mut plot, &chart.series).map_err(|e| failed(&e))?;
+    } else {
+        let mut plot = builder
+            .build_cartesian_2d(x_low..x_high, y_low..y_high)
+            .map_err(|e| failed(&e))?;
+        plot.configure_mesh()
+            .x_desc(&chart.x_label)
+            .y_desc(&chart.y_label)
+            .label_style(("sans-serif", 16))
+            .draw()
+            .map_err(|e| failed(&e))?;
+        draw_series(&mut plot, &chart.series).map_err(|e| failed(&e))?;
+    }
+
+    root.present().map_err(|e| failed(&e))
+}
+
+type Plot<'a, X> =
+    ChartContext<'a, BitMapBackend<'a>, Cartesian2d<X, plotters::coord::types::RangedCoordf64>>;
+
+fn draw_series<'a, X>(
+    plot: &mut Plot<'a, X>,
+    series: &[Series],
+) -> Result<(), DrawingAreaErrorKind<<BitMapBackend<'a> as DrawingBackend>::ErrorType>>
+where
+    X: Ranged<ValueType = f64>,
+{
+    for (index, line) in series.iter().enumerate() {
+        let color = Palette99::pick(index).to_rgba();
+        let style = ShapeStyle::from(&color).stroke_width(2);
+        if line.dashed {
+            plot.draw_series(DashedLineSeries::new(
+                line.points.iter().copied(),
+                8,
+                6,
+                style,
+            ))?
+            .label(&line.name)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
+        } else {
+            plot.draw_series(LineSeries::new(line.points.iter().copied(), style))?
+                .label(&line.name)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
+        }
+        plot.draw_series(
+            line.points
+                .iter()
+                .map(|&point| Circle::new(point, 3, color.filled())),
+        )?;
+        if let Some(errors) = &line.errors {
+            plot.draw_series(line.points.iter().zip(errors).map(|(&(x, y), &half)| {
+                PathElement::new(vec![(x, y - half), (x, y + half)], style)
+            }))?;
+        }
+    }
+    plot.configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 16))
+        .position(SeriesLabelPosition::LowerRight)
+        .draw()
+}
