@@ -24,7 +24,7 @@ pub struct GradientEstimate {
 }
 
 impl GradientEstimate {
-    fn from_moments(moments: &Moments, samples: usize, forward_passes: usize) -> Self {
+    pub(crate) fn from_moments(moments: &Moments, samples: usize, forward_passes: usize) -> Self {
         GradientEstimate {
             estimate: moments.mean(),
             std_error: moments.std_error(),
@@ -253,6 +253,11 @@ impl SpikeIntervention {
     /// Parameters with their defaults.
     pub fn params() -> SpikeInterventionParams {
         SpikeInterventionParams { samples: 1000 }
+    }
+
+    /// The noise samples per estimate.
+    pub fn samples(&self) -> usize {
+        self.samples
     }
 
     /// Estimates the gradient of `network`'s expected loss.

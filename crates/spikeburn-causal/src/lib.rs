@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 
+mod batched;
 pub mod benchmarks;
 mod confounding;
 mod effects;
@@ -13,6 +14,7 @@ mod propagation;
 mod simulate;
 mod stats;
 
+pub use batched::{BatchedIntervention, BatchedNetwork, BatchedTrajectory};
 pub use confounding::{ConfoundedPair, ConfoundedPairSpec, PairEstimates, PairObservations};
 pub use effects::{
     Backdoor, DiscontinuityFit, EffectEstimate, NodeObservations, RegressionDiscontinuity,
