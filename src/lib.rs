@@ -5,6 +5,7 @@ pub mod backend;
 
 pub use backend::{BackendError, device};
 pub use spikeburn_causal as causal;
+pub use spikeburn_data as data;
 pub use spikeburn_nn as nn;
 pub use spikeburn_noise as noise;
 pub use spikeburn_noise::{Family, Noise, NoiseError};

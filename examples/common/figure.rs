@@ -203,3 +203,50 @@ where
         .position(SeriesLabelPosition::LowerRight)
         .draw()
 }
+
+/// A spike raster: panels of `(step, neuron)` events over a shared time axis.
+#[derive(Debug, Clone)]
+pub struct Raster {
+    /// The title above the panels.
+    pub title: String,
+    /// The number of steps.
+    pub time: usize,
+    /// `(name, events)` per panel, top to bottom.
+    pub panels: Vec<(String, Vec<(usize, usize)>)>,
+}
+
+/// Writes `raster` as a PNG at `path`, one panel per population, 900 pixels wide.
+pub fn raster(path: &Path, raster: &Raster) -> Result<(), String> {
+    ensure_font()?;
+    let failed = |error: &dyn std::fmt::Display| format!("{}: {error}", path.display());
+    let height = 80 + 260 * raster.panels.len().max(1) as u32;
+
+    let root = BitMapBackend::new(path, (900, height)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| failed(&e))?;
+    let root = root
+        .titled(&raster.title, ("sans-serif", 24))
+        .map_err(|e| failed(&e))?;
+    let areas = root.split_evenly((raster.panels.len().max(1), 1));
+    for (area, (name, events)) in areas.iter().zip(&raster.panels) {
+        let neurons = events.iter().map(|e| e.1 + 1).max().unwrap_or(1);
+        let mut plot = ChartBuilder::on(area)
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(56)
+            .build_cartesian_2d(0.0..raster.time as f64, 0.0..neurons as f64)
+            .map_err(|e| failed(&e))?;
+        plot.configure_mesh()
+            .x_desc("step")
+            .y_desc(name.as_str())
+            .label_style(("sans-serif", 16))
+            .disable_mesh()
+            .draw()
+            .map_err(|e| failed(&e))?;
+        let dots = events.iter().map(|&(step, neuron)| {
+            Circle::new((step as f64 + 0.5, neuron as f64 + 0.5), 2, BLACK.filled())
+        });
+        plot.draw_series(dots).map_err(|e| failed(&e))?;
+    }
+
+    root.present().map_err(|e| failed(&e))
+}

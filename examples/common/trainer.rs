@@ -1,0 +1,538 @@
+//! The training loop the example trainers share: minibatch Adam on a [`SpikingMlp`] with
+//! cross-entropy on the maximum over time of the readout membrane, a progress bar, per-epoch
+//! metrics in CSV, an atomic checkpoint after every epoch, resumption, a JSON report and figures.
+//!
+//! Runs are reproducible from their seed, including across a resume: the model is initialised
+//! after seeding the device with the run's seed, every epoch shuffles with a generator seeded by
+//! `(seed, epoch)` and reseeds the device (escape noise) the same way, and a checkpoint holds the
+//! model, the optimiser state and the metrics so far.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::data::dataset::Dataset;
+use burn::module::Module;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::tensor::{Device, Tensor};
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use serde::{Deserialize, Serialize};
+use spikeburn::data::{SpikeBatch, SpikeBatcher, SpikeSample};
+use spikeburn::nn::loss::{accuracy, max_membrane_cross_entropy};
+use spikeburn::nn::{SpikingMlp, SpikingMlpConfig};
+
+use super::figure::{LineChart, Raster, Series, line_chart, raster};
+
+/// The datasets of a task.
+pub struct Splits {
+    /// What the model learns from.
+    pub train: Box<dyn Dataset<SpikeSample>>,
+    /// Held out for model selection and the learning curves; `None` to skip.
+    pub validation: Option<Box<dyn Dataset<SpikeSample>>>,
+    /// Held out until the end: the reported accuracy.
+    pub test: Box<dyn Dataset<SpikeSample>>,
+}
+
+/// How to train, independently of the task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainOptions {
+    /// Passes over the training set.
+    pub epochs: usize,
+    /// Samples per optimiser step.
+    pub batch_size: usize,
+    /// Adam's peak learning rate, annealed to 0 along a cosine over the epochs.
+    pub learning_rate: f64,
+    /// The seed of the initialisation, the shuffling and the escape noise.
+    pub seed: u64,
+    /// Where the metrics, checkpoint, report and figures go.
+    pub out: PathBuf,
+    /// Continue from the checkpoint in `out` instead of starting afresh.
+    pub resume: bool,
+    /// Show a progress bar (on a terminal).
+    pub progress: bool,
+    /// Stop after this many epochs of this run, as if killed after writing the checkpoint.
+    #[serde(skip)]
+    pub interrupt_after: Option<usize>,
+}
+
+impl TrainOptions {
+    /// Checks the values, naming the first bad one.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.epochs == 0 {
+            return Err("`epochs` must be at least 1, got 0".into());
+        }
+        if self.batch_size == 0 {
+            return Err("`batch_size` must be at least 1, got 0".into());
+        }
+        if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {
+            return Err(format!(
+                "`learning_rate` must be positive and finite, got {}",
+                self.learning_rate
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// One epoch's measurements.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochMetrics {
+    /// The epoch, from 1.
+    pub epoch: usize,
+    /// Mean training loss over the epoch's batches.
+    pub train_loss: f64,
+    /// Training accuracy over the epoch (of the model as it was trained).
+    pub train_accuracy: f64,
+    /// Validation accuracy after the epoch, if there is a validation set.
+    pub validation_accuracy: Option<f64>,
+    /// Mean firing rate of the hidden neurons on the validation (or test) set, per step.
+    pub hidden_rate: f64,
+    /// The learning rate of the epoch.
+    pub learning_rate: f64,
+    /// Wall-clock seconds of the epoch, including evaluation.
+    pub seconds: f64,
+}
+
+/// The summary written as `report.json` at the end of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// The task's name.
+    pub task: String,
+    /// The backend the run used.
+    pub device: String,
+    /// Accuracy of the final model on the test set.
+    pub test_accuracy: f64,
+    /// Mean cross-entropy of the final model on the test set.
+    pub test_loss: f64,
+    /// Epochs trained in all (across resumptions).
+    pub epochs: usize,
+    /// Wall-clock seconds of training in all (across resumptions).
+    pub wall_seconds: f64,
+    /// The network.
+    pub model: serde_json::Value,
+    /// The training options.
+    pub options: TrainOptions,
+    /// Every epoch's metrics.
+    pub history: Vec<EpochMetrics>,
+}
+
+/// How a call to [`fit`] ended.
+#[derive(Debug)]
+pub enum Outcome {
+    /// All epochs ran; the report was written.
+    Finished(Box<Report>),
+    /// [`TrainOptions::interrupt_after`] stopped it after this epoch's checkpoint.
+    Interrupted {
+        /// The last epoch completed and checkpointed.
+        epoch: usize,
+    },
+}
+
+/// What a checkpoint stores beside the model and optimiser files.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct CheckpointState {
+    task: String,
+    model: serde_json::Value,
+    seed: u64,
+    history: Vec<EpochMetrics>,
+}
+
+const CHECKPOINT: &str = "checkpoint";
+const MODEL_FILE: &str = "model.bpk";
+const OPTIMIZER_FILE: &str = "optimizer.bpk";
+const STATE_FILE: &str = "state.json";
+
+/// A seed for the `epoch`-th epoch's generators, different for every (seed, epoch).
+fn epoch_seed(seed: u64, epoch: usize) -> u64 {
+    // SplitMix64's finaliser spreads consecutive inputs over the whole range.
+    let mut z = seed ^ (epoch as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// Writes `bytes` to `path` through a temporary file and a rename, so a reader never sees a
+/// partial file.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    let temporary = path.with_extension("partial");
+    fs::write(&temporary, bytes)
+        .and_then(|()| fs::rename(&temporary, path))
+        .map_err(|error| format!("cannot write `{}`: {error}", path.display()))
+}
+
+/// Trains `model` (a [`SpikingMlpConfig`]) on `splits` and writes everything into
+/// `options.out`: `metrics.csv`, `checkpoint/`, `report.json`, `loss.png`, `accuracy.png` and
+/// `raster.png`.
+///
+/// `device` must be an autodiff device; `device_name` is recorded in the report.
+pub fn fit(
+    task: &str,
+    model: &SpikingMlpConfig,
+    splits: &Splits,
+    options: &TrainOptions,
+    device: &Device,
+    device_name: &str,
+) -> Result<Outcome, String> {
+    options.validate()?;
+    model.validate().map_err(|error| error.to_string())?;
+    fs::create_dir_all(&options.out)
+        .map_err(|error| format!("cannot create `{}`: {error}", options.out.display()))?;
+    let model_json = serde_json::to_value(model).expect("configs serialise");
+
+    device.seed(options.seed);
+    let mut network = model.init(device);
+    let mut optimizer = AdamConfig::new().init();
+    let mut history = Vec::new();
+    if options.resume {
+        if let Some(state) = read_checkpoint(&options.out)? {
+            if state.model != model_json || state.task != task || state.seed != options.seed {
+                return Err(format!(
+                    "the checkpoint in `{}` is of another run (task, seed or model differ); \
+                     remove it or drop --resume",
+                    options.out.display()
+                ));
+            }
+            let folder = options.out.join(CHECKPOINT);
+            network = network
+                .try_load_file(folder.join(MODEL_FILE))
+                .map_err(|error| format!("cannot load the checkpointed model: {error}"))?;
+            optimizer = optimizer
+                .load(folder.join(OPTIMIZER_FILE))
+                .map_err(|error| format!("cannot load the checkpointed optimiser: {error}"))?;
+            history = state.history;
+            eprintln!("resuming after epoch {}", history.len());
+        } else {
+            eprintln!(
+                "no checkpoint in `{}`: starting afresh",
+                options.out.display()
+            );
+        }
+    }
+
+    let batcher = SpikeBatcher;
+    let started_at = history.len();
+    for epoch in started_at + 1..=options.epochs {
+        let clock = Instant::now();
+        let learning_rate = options.learning_rate
+            * 0.5
+            * (1.0 + (std::f64::consts::PI * (epoch - 1) as f64 / options.epochs as f64).cos());
+        device.seed(epoch_seed(options.seed, epoch));
+
+        let mut order: Vec<usize> = (0..splits.train.len()).collect();
+        order.shuffle(&mut StdRng::seed_from_u64(epoch_seed(options.seed, epoch)));
+        let progress = progress_bar(options, order.len(), epoch);
+        let (mut loss_sum, mut correct, mut seen) = (0.0, 0.0, 0);
+        for indices in order.chunks(options.batch_size) {
+            let batch = load(&batcher, splits.train.as_ref(), indices, device)?;
+            let membrane = network.forward(batch.input).membrane; // [time, batch, classes]
+            let loss = max_membrane_cross_entropy(membrane.clone(), batch.labels.clone());
+            let logits = membrane.detach().max_dim(0).squeeze_dim::<2>(0);
+            correct += accuracy(logits, batch.labels) * indices.len() as f64;
+
+            let gradients = GradientsParams::from_grads(loss.backward(), &network);
+            network = optimizer.step(learning_rate, network, gradients);
+            loss_sum += loss.into_scalar::<f32>() as f64 * indices.len() as f64;
+            seen += indices.len();
+            progress.inc(indices.len() as u64);
+            progress.set_message(format!(
+                "loss {:.4}  accuracy {:.2}%",
+                loss_sum / seen as f64,
+                100.0 * correct / seen as f64
+            ));
+        }
+        progress.finish_and_clear();
+
+        let held_out = splits.validation.as_deref().unwrap_or(splits.test.as_ref());
+        let evaluation = evaluate(&network.valid(), held_out, options.batch_size, device)?;
+        let metrics = EpochMetrics {
+            epoch,
+            train_loss: loss_sum / seen as f64,
+            train_accuracy: correct / seen as f64,
+            validation_accuracy: splits.validation.as_ref().map(|_| evaluation.accuracy),
+            hidden_rate: evaluation.hidden_rate,
+            learning_rate,
+            seconds: clock.elapsed().as_secs_f64(),
+        };
+        eprintln!(
+            "epoch {epoch}/{}: loss {:.4}, train {:.2}%{}, hidden rate {:.3}, {:.1} s",
+            options.epochs,
+            metrics.train_loss,
+            100.0 * metrics.train_accuracy,
+            metrics
+                .validation_accuracy
+                .map_or(String::new(), |a| format!(", validation {:.2}%", 100.0 * a)),
+            metrics.hidden_rate,
+            metrics.seconds
+        );
+        history.push(metrics);
+
+        write_metrics(&options.out, &history)?;
+        let state = CheckpointState {
+            task: task.to_string(),
+            model: model_json.clone(),
+            seed: options.seed,
+            history: history.clone(),
+        };
+        write_checkpoint(&options.out, &network, &optimizer, &state)?;
+        if options.interrupt_after == Some(epoch - started_at) && epoch < options.epochs {
+            return Ok(Outcome::Interrupted { epoch });
+        }
+    }
+
+    let final_model = network.valid();
+    let test = evaluate(
+        &final_model,
+        splits.test.as_ref(),
+        options.batch_size,
+        device,
+    )?;
+    let report = Report {
+        task: task.to_string(),
+        device: device_name.to_string(),
+        test_accuracy: test.accuracy,
+        test_loss: test.loss,
+        epochs: history.len(),
+        wall_seconds: history.iter().map(|m| m.seconds).sum(),
+        model: model_json,
+        options: options.clone(),
+        history,
+    };
+    let text = serde_json::to_string_pretty(&report).expect("reports serialise");
+    write_atomically(&options.out.join("report.json"), text.as_bytes())?;
+    if let Err(message) = write_figures(&options.out, &report, &final_model, splits, device) {
+        eprintln!("warning: figures not written: {message}");
+    }
+
+    Ok(Outcome::Finished(Box::new(report)))
+}
+
+fn progress_bar(options: &TrainOptions, samples: usize, epoch: usize) -> ProgressBar {
+    if !options.progress {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(samples as u64);
+    let style = ProgressStyle::with_template(
+        "{prefix} [{bar:30}] {pos}/{len} {msg} ({elapsed}, eta {eta})",
+    )
+    .expect("a valid template")
+    .progress_chars("=> ");
+    bar.set_style(style);
+    bar.set_prefix(format!("epoch {epoch}/{}", options.epochs));
+    bar
+}
+
+fn load(
+    batcher: &SpikeBatcher,
+    dataset: &dyn Dataset<SpikeSample>,
+    indices: &[usize],
+    device: &Device,
+) -> Result<SpikeBatch, String> {
+    let items = indices
+        .iter()
+        .map(|&index| dataset.get(index))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|error| format!("cannot read a sample: {error}"))?;
+    Ok(burn::data::dataloader::batcher::Batcher::batch(
+        batcher, items, device,
+    ))
+}
+
+/// Accuracy, loss and hidden firing rate of a model on a dataset.
+struct Evaluation {
+    accuracy: f64,
+    loss: f64,
+    hidden_rate: f64,
+}
+
+fn evaluate(
+    model: &SpikingMlp,
+    dataset: &dyn Dataset<SpikeSample>,
+    batch_size: usize,
+    device: &Device,
+) -> Result<Evaluation, String> {
+    let plain = device.clone().inner();
+    let (mut correct, mut loss, mut rate, mut seen) = (0.0, 0.0, 0.0, 0);
+    let indices: Vec<usize> = (0..dataset.len()).collect();
+    for chunk in indices.chunks(batch_size.max(256)) {
+        let batch = load(&SpikeBatcher, dataset, chunk, &plain)?;
+        let output = model.forward(batch.input);
+        let logits = output.membrane.clone().max_dim(0).squeeze_dim::<2>(0);
+        let n = chunk.len() as f64;
+        correct += accuracy(logits, batch.labels.clone()) * n;
+        loss += max_membrane_cross_entropy(output.membrane, batch.labels).into_scalar::<f32>()
+            as f64
+            * n;
+        if let Some(spikes) = output.hidden_spikes.first() {
+            rate += spikes.clone().mean().into_scalar::<f32>() as f64 * n;
+        }
+        seen += chunk.len();
+    }
+    let seen = seen.max(1) as f64;
+
+    Ok(Evaluation {
+        accuracy: correct / seen,
+        loss: loss / seen,
+        hidden_rate: rate / seen,
+    })
+}
+
+/// Writes `metrics.csv` from the whole history, atomically.
+fn write_metrics(out: &Path, history: &[EpochMetrics]) -> Result<(), String> {
+    let mut text = String::from(
+        "epoch,train_loss,train_accuracy,validation_accuracy,hidden_rate,learning_rate,seconds\n",
+    );
+    for m in history {
+        let validation = m
+            .validation_accuracy
+            .map_or(String::new(), |a| a.to_string());
+        text.push_str(&format!(
+            "{},{},{},{},{},{},{}\n",
+            m.epoch,
+            m.train_loss,
+            m.train_accuracy,
+            validation,
+            m.hidden_rate,
+            m.learning_rate,
+            m.seconds
+        ));
+    }
+    write_atomically(&out.join("metrics.csv"), text.as_bytes())
+}
+
+/// Writes the checkpoint into `checkpoint.partial/`, then swaps it in for `checkpoint/`: a run
+/// killed at any point leaves either the previous complete checkpoint or the new one (as
+/// `checkpoint.old/` for the instant between the two renames, which [`read_checkpoint`] also
+/// accepts).
+fn write_checkpoint(
+    out: &Path,
+    network: &SpikingMlp,
+    optimizer: &ModuleOptimizer,
+    state: &CheckpointState,
+) -> Result<(), String> {
+    let partial = out.join("checkpoint.partial");
+    let current = out.join(CHECKPOINT);
+    let old = out.join("checkpoint.old");
+    let failed = |what: &Path, error: &dyn std::fmt::Display| {
+        format!("cannot write the checkpoint `{}`: {error}", what.display())
+    };
+
+    if partial.exists() {
+        fs::remove_dir_all(&partial).map_err(|e| failed(&partial, &e))?;
+    }
+    fs::create_dir_all(&partial).map_err(|e| failed(&partial, &e))?;
+    network
+        .clone()
+        .save_file(partial.join(MODEL_FILE))
+        .map_err(|e| failed(&partial, &e))?;
+    optimizer
+        .save(partial.join(OPTIMIZER_FILE))
+        .map_err(|e| failed(&partial, &e))?;
+    let text = serde_json::to_string_pretty(state).expect("states serialise");
+    fs::write(partial.join(STATE_FILE), text).map_err(|e| failed(&partial, &e))?;
+
+    if current.exists() {
+        if old.exists() {
+            fs::remove_dir_all(&old).map_err(|e| failed(&old, &e))?;
+        }
+        fs::rename(&current, &old).map_err(|e| failed(&current, &e))?;
+    }
+    fs::rename(&partial, &current).map_err(|e| failed(&current, &e))?;
+    if old.exists() {
+        fs::remove_dir_all(&old).map_err(|e| failed(&old, &e))?;
+    }
+    Ok(())
+}
+
+/// The checkpoint's state, after restoring `checkpoint/` from `checkpoint.old/` if a run was
+/// killed between the two renames of [`write_checkpoint`]; `None` when there is none.
+fn read_checkpoint(out: &Path) -> Result<Option<CheckpointState>, String> {
+    let current = out.join(CHECKPOINT);
+    let old = out.join("checkpoint.old");
+    if !current.exists() && old.exists() {
+        fs::rename(&old, &current)
+            .map_err(|error| format!("cannot restore `{}`: {error}", old.display()))?;
+    }
+    let path = current.join(STATE_FILE);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let text = fs::read_to_string(&path)
+        .map_err(|error| format!("cannot read `{}`: {error}", path.display()))?;
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|error| format!("`{}` is not a checkpoint state: {error}", path.display()))
+}
+
+fn write_figures(
+    out: &Path,
+    report: &Report,
+    model: &SpikingMlp,
+    splits: &Splits,
+    device: &Device,
+) -> Result<(), String> {
+    let epochs = |value: &dyn Fn(&EpochMetrics) -> Option<f64>| -> Vec<(f64, f64)> {
+        let points = report.history.iter();
+        points
+            .filter_map(|m| Some((m.epoch as f64, value(m)?)))
+            .collect()
+    };
+    line_chart(
+        &out.join("loss.png"),
+        &LineChart {
+            title: format!("{}: training loss", report.task),
+            x_label: "epoch".into(),
+            y_label: "cross-entropy".into(),
+            log_x: false,
+            y_range: None,
+            series: vec![Series::new("train", epochs(&|m| Some(m.train_loss)))],
+        },
+    )?;
+    line_chart(
+        &out.join("accuracy.png"),
+        &LineChart {
+            title: format!(
+                "{}: accuracy (test {:.2}%)",
+                report.task,
+                100.0 * report.test_accuracy
+            ),
+            x_label: "epoch".into(),
+            y_label: "accuracy".into(),
+            log_x: false,
+            y_range: None,
+            series: vec![
+                Series::new("train", epochs(&|m| Some(m.train_accuracy))),
+                Series::new("validation", epochs(&|m| m.validation_accuracy)),
+            ],
+        },
+    )?;
+
+    // One test sample: its input spikes and the spikes of the first hidden layer.
+    let plain = device.clone().inner();
+    let batch = load(&SpikeBatcher, splits.test.as_ref(), &[0], &plain)?;
+    let label = batch.labels.clone().into_scalar::<i64>();
+    let output = model.forward(batch.input.clone());
+    let events = |spikes: Tensor<3>| -> Vec<(usize, usize)> {
+        let [time, _, neurons] = spikes.dims();
+        let values = spikes.into_data().convert::<f32>().try_into_vec::<f32>();
+        let values = values.expect("f32 spikes");
+        (0..time * neurons)
+            .filter(|&k| values[k] > 0.5)
+            .map(|k| (k / neurons, k % neurons))
+            .collect()
+    };
+    let mut panels = vec![("input".to_string(), events(batch.input))];
+    if let Some(hidden) = output.hidden_spikes.first() {
+        panels.push(("hidden layer 1".to_string(), events(hidden.clone())));
+    }
+    raster(
+        &out.join("raster.png"),
+        &Raster {
+            title: format!("{}: test sample 0 (class {label})", report.task),
+            time: output.membrane.dims()[0],
+            panels,
+        },
+    )
+}
