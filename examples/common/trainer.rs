@@ -509,23 +509,30 @@ fn write_figures(
         },
     )?;
 
-    // One test sample: its input spikes and the spikes of the first hidden layer.
+    // One test sample: its input spikes (unless the input is a current) and the spikes of every
+    // hidden layer.
     let plain = device.clone().inner();
     let batch = load(&SpikeBatcher, splits.test.as_ref(), &[0], &plain)?;
     let label = batch.labels.clone().into_scalar::<i64>();
     let output = model.forward(batch.input.clone());
-    let events = |spikes: Tensor<3>| -> Vec<(usize, usize)> {
+    // `(step, neuron)` of every spike, or `None` if the tensor holds other values (currents).
+    let events = |spikes: Tensor<3>| -> Option<Vec<(usize, usize)>> {
         let [time, _, neurons] = spikes.dims();
         let values = spikes.into_data().convert::<f32>().try_into_vec::<f32>();
         let values = values.expect("f32 spikes");
-        (0..time * neurons)
-            .filter(|&k| values[k] > 0.5)
-            .map(|k| (k / neurons, k % neurons))
-            .collect()
+        if values.iter().any(|&v| v != 0.0 && v != 1.0) {
+            return None;
+        }
+        let fired = (0..time * neurons).filter(|&k| values[k] == 1.0);
+        Some(fired.map(|k| (k / neurons, k % neurons)).collect())
     };
-    let mut panels = vec![("input".to_string(), events(batch.input))];
-    if let Some(hidden) = output.hidden_spikes.first() {
-        panels.push(("hidden layer 1".to_string(), events(hidden.clone())));
+    let mut panels = Vec::new();
+    if let Some(input) = events(batch.input) {
+        panels.push(("input".to_string(), input));
+    }
+    for (layer, hidden) in output.hidden_spikes.iter().enumerate() {
+        let spikes = events(hidden.clone()).unwrap_or_default();
+        panels.push((format!("hidden layer {}", layer + 1), spikes));
     }
     raster(
         &out.join("raster.png"),
