@@ -192,8 +192,7 @@ pub fn run<D: Serialize>(
         progress: !flags.quiet,
         interrupt_after: None,
     };
-    std::fs::create_dir_all(&config.out)
-        .map_err(|error| format!("cannot create `{}`: {error}", config.out.display()))?;
+    super::create_folder(&config.out)?;
     let text = serde_json::to_string_pretty(config).expect("configs serialise");
     write_atomically(&config.out.join("config.json"), text.as_bytes())?;
 

@@ -6,3 +6,24 @@ pub mod cli;
 pub mod figure;
 pub mod table;
 pub mod trainer;
+
+use std::path::Path;
+use std::process::ExitCode;
+
+/// The exit code of an example whose work ended in `result`: an error is printed as
+/// `error: ...` (a user's mistake gets a message, not a backtrace).
+pub fn exit(result: Result<(), String>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Creates `folder` and its parents, naming it if that fails.
+pub fn create_folder(folder: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(folder)
+        .map_err(|error| format!("cannot create `{}`: {error}", folder.display()))
+}

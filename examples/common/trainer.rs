@@ -178,8 +178,7 @@ pub fn fit(
 ) -> Result<Outcome, String> {
     options.validate()?;
     model.validate().map_err(|error| error.to_string())?;
-    fs::create_dir_all(&options.out)
-        .map_err(|error| format!("cannot create `{}`: {error}", options.out.display()))?;
+    super::create_folder(&options.out)?;
     let model_json = serde_json::to_value(model).expect("configs serialise");
 
     device.seed(options.seed);
@@ -335,9 +334,9 @@ fn load(
         .map(|&index| dataset.get(index))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|error| format!("cannot read a sample: {error}"))?;
-    Ok(burn::data::dataloader::batcher::Batcher::batch(
-        batcher, items, device,
-    ))
+    batcher
+        .try_batch(&items, device)
+        .map_err(|error| format!("cannot batch samples: {error}"))
 }
 
 /// Accuracy, loss and hidden firing rate of a model on a dataset.

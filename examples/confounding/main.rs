@@ -62,13 +62,7 @@ fn pick(estimates: &PairEstimates, index: usize) -> f64 {
 }
 
 fn main() -> ExitCode {
-    match run(&Args::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("error: {message}");
-            ExitCode::FAILURE
-        }
-    }
+    common::exit(run(&Args::parse()))
 }
 
 fn run(args: &Args) -> Result<(), String> {
@@ -78,8 +72,7 @@ fn run(args: &Args) -> Result<(), String> {
             args.repeats
         ));
     }
-    std::fs::create_dir_all(&args.out)
-        .map_err(|error| format!("cannot create `{}`: {error}", args.out.display()))?;
+    common::create_folder(&args.out)?;
     let started = Instant::now();
     let mut rng = StdRng::seed_from_u64(args.seed);
 

@@ -61,13 +61,7 @@ const EXPECTED_SURROGATE: &str = "expected_surrogate";
 const EXPECTED_DIFFERENCE: &str = "expected_exact_difference";
 
 fn main() -> ExitCode {
-    match run(&Args::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("error: {message}");
-            ExitCode::FAILURE
-        }
-    }
+    common::exit(run(&Args::parse()))
 }
 
 /// One measured cosine.
@@ -91,8 +85,7 @@ fn run(args: &Args) -> Result<(), String> {
             args.scales
         ));
     }
-    std::fs::create_dir_all(&args.out)
-        .map_err(|error| format!("cannot create `{}`: {error}", args.out.display()))?;
+    common::create_folder(&args.out)?;
     let started = Instant::now();
 
     let placeholder = Noise::logistic(1.0).expect("a valid scale");

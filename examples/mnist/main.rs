@@ -82,13 +82,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    match train(&Args::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("error: {message}");
-            ExitCode::FAILURE
-        }
-    }
+    common::exit(train(&Args::parse()))
 }
 
 fn train(args: &Args) -> Result<(), String> {

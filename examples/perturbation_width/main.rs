@@ -56,13 +56,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    match run(&Args::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("error: {message}");
-            ExitCode::FAILURE
-        }
-    }
+    common::exit(run(&Args::parse()))
 }
 
 /// Mean and standard error of the mean.
@@ -77,8 +71,7 @@ fn run(args: &Args) -> Result<(), String> {
     if args.samples < 2 || args.repeats < 2 || args.widths.contains(&0) {
         return Err("`--samples` and `--repeats` must be at least 2 and widths positive".into());
     }
-    std::fs::create_dir_all(&args.out)
-        .map_err(|error| format!("cannot create `{}`: {error}", args.out.display()))?;
+    common::create_folder(&args.out)?;
     let started = Instant::now();
     let mut rng = StdRng::seed_from_u64(args.seed);
 

@@ -99,13 +99,7 @@ impl Args {
 }
 
 fn main() -> ExitCode {
-    match train(&Args::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("error: {message}");
-            ExitCode::FAILURE
-        }
-    }
+    common::exit(train(&Args::parse()))
 }
 
 fn train(args: &Args) -> Result<(), String> {
