@@ -4,6 +4,7 @@ use burn::config::Config;
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 
+use super::params::DecayFactor;
 use super::{
     Decay, Reset, SpikeTrain, Threshold, check_neurons, check_sequence, check_step, fire_and_reset,
     scan, valid,
@@ -144,7 +145,8 @@ impl AdaptiveLif {
         state: AdaptiveLifState,
     ) -> (Tensor<2>, AdaptiveLifState) {
         check_step("AdaptiveLif", &input, self.neurons);
-        let (spikes, _, state) = self.step(input, state);
+        let constants = self.constants(&input.device());
+        let (spikes, _, state) = self.step(input, state, &constants);
 
         (spikes, state)
     }
@@ -168,19 +170,29 @@ impl AdaptiveLif {
         let state =
             state.unwrap_or_else(|| AdaptiveLifState::zeros(batch, self.neurons, &input.device()));
 
+        let constants = self.constants(&input.device());
+
         scan(&input, state, record_membrane, |input, state| {
-            self.step(input, state)
+            self.step(input, state, &constants)
         })
+    }
+
+    /// The decay and the `[1, neurons]` threshold row, resolved once per sequence.
+    fn constants(&self, device: &Device) -> (DecayFactor, Tensor<2>) {
+        (
+            self.decay.factor(),
+            self.threshold.row(self.neurons, device),
+        )
     }
 
     fn step(
         &self,
         input: Tensor<2>,
         state: AdaptiveLifState,
+        (decay, threshold): &(DecayFactor, Tensor<2>),
     ) -> (Tensor<2>, Tensor<2>, AdaptiveLifState) {
-        let integrated = self.decay.apply(state.membrane) + input; // [batch, neurons]
-        let baseline = self.threshold.row(self.neurons, &integrated.device());
-        let threshold = state.adaptation.clone() * self.adaptation + baseline;
+        let integrated = decay.apply(state.membrane) + input; // [batch, neurons]
+        let threshold = state.adaptation.clone() * self.adaptation + threshold.clone();
         let (spikes, membrane) = fire_and_reset(
             &self.firing,
             integrated.clone(),

@@ -4,6 +4,7 @@ use burn::config::Config;
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 
+use super::params::DecayFactor;
 use super::{
     Decay, Reset, SpikeTrain, Threshold, check_neurons, check_sequence, check_step, fire_and_reset,
     scan, valid,
@@ -113,7 +114,8 @@ impl Lif {
     /// - returns: spikes `[batch, neurons]` and the new state
     pub fn forward_step(&self, input: Tensor<2>, state: LifState) -> (Tensor<2>, LifState) {
         check_step("Lif", &input, self.neurons);
-        let (spikes, membrane, _) = self.step(input, state.membrane);
+        let (decay, threshold) = self.constants(&input.device());
+        let (spikes, membrane, _) = self.step(input, state.membrane, &decay, &threshold);
 
         (spikes, LifState { membrane })
     }
@@ -140,22 +142,37 @@ impl Lif {
     ) -> SpikeTrain<LifState> {
         let [_, batch, _] = check_sequence("Lif", &input, self.neurons);
         let state = state.unwrap_or_else(|| LifState::zeros(batch, self.neurons, &input.device()));
+        let (decay, threshold) = self.constants(&input.device());
 
         scan(&input, state, record_membrane, |input, state| {
-            let (spikes, membrane, integrated) = self.step(input, state.membrane);
+            let (spikes, membrane, integrated) =
+                self.step(input, state.membrane, &decay, &threshold);
             (spikes, integrated, LifState { membrane })
         })
     }
 
+    /// The decay and the `[1, neurons]` threshold row, resolved once per sequence.
+    fn constants(&self, device: &Device) -> (DecayFactor, Tensor<2>) {
+        (
+            self.decay.factor(),
+            self.threshold.row(self.neurons, device),
+        )
+    }
+
     /// Integrates, fires and resets; returns the spikes, the reset membrane and the membrane
     /// before the reset.
-    fn step(&self, input: Tensor<2>, membrane: Tensor<2>) -> (Tensor<2>, Tensor<2>, Tensor<2>) {
-        let integrated = self.decay.apply(membrane) + input; // [batch, neurons]
-        let threshold = self.threshold.row(self.neurons, &integrated.device());
+    fn step(
+        &self,
+        input: Tensor<2>,
+        membrane: Tensor<2>,
+        decay: &DecayFactor,
+        threshold: &Tensor<2>,
+    ) -> (Tensor<2>, Tensor<2>, Tensor<2>) {
+        let integrated = decay.apply(membrane) + input; // [batch, neurons]
         let (spikes, reset) = fire_and_reset(
             &self.firing,
             integrated.clone(),
-            threshold,
+            threshold.clone(),
             self.reset,
             self.reset_gradient,
         );

@@ -66,9 +66,17 @@ impl Decay {
     /// - `membrane`: `[batch, neurons]`
     /// - returns: `[batch, neurons]`
     pub fn apply(&self, membrane: Tensor<2>) -> Tensor<2> {
+        self.factor().apply(membrane)
+    }
+
+    /// The decay resolved once for a whole sequence, so that a learned decay's sigmoid is not
+    /// recomputed (and recorded for autodiff) at every step.
+    pub(crate) fn factor(&self) -> DecayFactor {
         match &self.logit {
-            Some(logit) => membrane * burn::tensor::activation::sigmoid(logit.val()).unsqueeze(),
-            None => membrane * self.fixed,
+            Some(logit) => {
+                DecayFactor::PerNeuron(burn::tensor::activation::sigmoid(logit.val()).unsqueeze())
+            }
+            None => DecayFactor::Fixed(self.fixed),
         }
     }
 
@@ -80,6 +88,25 @@ impl Decay {
         match &self.logit {
             Some(logit) => burn::tensor::activation::sigmoid(logit.val()),
             None => Tensor::full([neurons], self.fixed, device),
+        }
+    }
+}
+
+/// A [`Decay`] resolved for one sequence.
+#[derive(Debug, Clone)]
+pub(crate) enum DecayFactor {
+    /// The same decay for every neuron.
+    Fixed(f64),
+    /// One decay per neuron, `[1, neurons]`.
+    PerNeuron(Tensor<2>),
+}
+
+impl DecayFactor {
+    /// `decay * membrane`, for a `[batch, neurons]` membrane.
+    pub(crate) fn apply(&self, membrane: Tensor<2>) -> Tensor<2> {
+        match self {
+            DecayFactor::Fixed(decay) => membrane * *decay,
+            DecayFactor::PerNeuron(decay) => membrane * decay.clone(),
         }
     }
 }

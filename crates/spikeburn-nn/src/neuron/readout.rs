@@ -100,8 +100,10 @@ impl LeakyReadout {
         let state =
             state.unwrap_or_else(|| LeakyReadoutState::zeros(batch, self.neurons, &input.device()));
 
+        let decay = self.decay.factor();
+
         let train = scan(&input, state, false, |input, state| {
-            let membrane = self.decay.apply(state.membrane) + input;
+            let membrane = decay.apply(state.membrane) + input;
             (
                 membrane.clone(),
                 membrane.clone(),

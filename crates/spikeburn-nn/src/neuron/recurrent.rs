@@ -5,6 +5,7 @@ use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
 
+use super::params::DecayFactor;
 use super::{
     Decay, Reset, SpikeTrain, Threshold, check_neurons, check_sequence, check_step, fire_and_reset,
     scan, valid,
@@ -122,7 +123,8 @@ impl RecurrentLif {
         state: RecurrentLifState,
     ) -> (Tensor<2>, RecurrentLifState) {
         check_step("RecurrentLif", &input, self.neurons);
-        let (spikes, _, state) = self.step(input, state);
+        let constants = self.constants(&input.device());
+        let (spikes, _, state) = self.step(input, state, &constants);
 
         (spikes, state)
     }
@@ -146,23 +148,33 @@ impl RecurrentLif {
         let state =
             state.unwrap_or_else(|| RecurrentLifState::zeros(batch, self.neurons, &input.device()));
 
+        let constants = self.constants(&input.device());
+
         scan(&input, state, record_membrane, |input, state| {
-            self.step(input, state)
+            self.step(input, state, &constants)
         })
+    }
+
+    /// The decay and the `[1, neurons]` threshold row, resolved once per sequence.
+    fn constants(&self, device: &Device) -> (DecayFactor, Tensor<2>) {
+        (
+            self.decay.factor(),
+            self.threshold.row(self.neurons, device),
+        )
     }
 
     fn step(
         &self,
         input: Tensor<2>,
         state: RecurrentLifState,
+        (decay, threshold): &(DecayFactor, Tensor<2>),
     ) -> (Tensor<2>, Tensor<2>, RecurrentLifState) {
         let feedback = self.recurrent.forward(state.spikes); // [batch, neurons]
-        let integrated = self.decay.apply(state.membrane) + input + feedback;
-        let threshold = self.threshold.row(self.neurons, &integrated.device());
+        let integrated = decay.apply(state.membrane) + input + feedback;
         let (spikes, membrane) = fire_and_reset(
             &self.firing,
             integrated.clone(),
-            threshold,
+            threshold.clone(),
             self.reset,
             self.reset_gradient,
         );

@@ -4,6 +4,7 @@ use burn::config::Config;
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 
+use super::params::DecayFactor;
 use super::{
     Decay, Reset, SpikeTrain, Threshold, check_neurons, check_sequence, check_step, fire_and_reset,
     scan, valid,
@@ -127,7 +128,8 @@ impl Synaptic {
         state: SynapticState,
     ) -> (Tensor<2>, SynapticState) {
         check_step("Synaptic", &input, self.neurons);
-        let (spikes, _, state) = self.step(input, state);
+        let constants = self.constants(&input.device());
+        let (spikes, _, state) = self.step(input, state, &constants);
 
         (spikes, state)
     }
@@ -151,23 +153,32 @@ impl Synaptic {
         let state =
             state.unwrap_or_else(|| SynapticState::zeros(batch, self.neurons, &input.device()));
 
+        let constants = self.constants(&input.device());
+
         scan(&input, state, record_membrane, |input, state| {
-            self.step(input, state)
+            self.step(input, state, &constants)
         })
+    }
+
+    /// The synaptic and membrane decays and the `[1, neurons]` threshold row, resolved once per
+    /// sequence.
+    fn constants(&self, device: &Device) -> (DecayFactor, DecayFactor, Tensor<2>) {
+        let threshold = self.threshold.row(self.neurons, device);
+        (self.synapse_decay.factor(), self.decay.factor(), threshold)
     }
 
     fn step(
         &self,
         input: Tensor<2>,
         state: SynapticState,
+        (synapse_decay, decay, threshold): &(DecayFactor, DecayFactor, Tensor<2>),
     ) -> (Tensor<2>, Tensor<2>, SynapticState) {
-        let current = self.synapse_decay.apply(state.current) + input; // [batch, neurons]
-        let integrated = self.decay.apply(state.membrane) + current.clone();
-        let threshold = self.threshold.row(self.neurons, &integrated.device());
+        let current = synapse_decay.apply(state.current) + input; // [batch, neurons]
+        let integrated = decay.apply(state.membrane) + current.clone();
         let (spikes, membrane) = fire_and_reset(
             &self.firing,
             integrated.clone(),
-            threshold,
+            threshold.clone(),
             self.reset,
             self.reset_gradient,
         );
