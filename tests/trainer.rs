@@ -99,7 +99,8 @@ fn a_few_epochs_learn_yin_yang() {
         .unwrap(),
     );
 
-    // Chance is about 1/3; four epochs of the default setup reach about 95%.
+    // Chance is about 1/3; this setup (64 hidden neurons, 20 steps) reached 87.7%.
+    eprintln!("test accuracy after 4 epochs: {}", report.test_accuracy);
     assert!(report.test_accuracy >= 0.8, "{report:?}");
     for file in [
         "metrics.csv",

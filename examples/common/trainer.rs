@@ -21,7 +21,7 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 use spikeburn::data::{SpikeBatch, SpikeBatcher, SpikeSample};
-use spikeburn::nn::loss::{accuracy, max_membrane_cross_entropy};
+use spikeburn::nn::loss::{accuracy, cross_entropy, max_over_time};
 use spikeburn::nn::{SpikingMlp, SpikingMlpConfig};
 
 use super::figure::{LineChart, Raster, Series, line_chart, raster};
@@ -226,10 +226,9 @@ pub fn fit(
         let (mut loss_sum, mut correct, mut seen) = (0.0, 0.0, 0);
         for indices in order.chunks(options.batch_size) {
             let batch = load(&batcher, splits.train.as_ref(), indices, device)?;
-            let membrane = network.forward(batch.input).membrane; // [time, batch, classes]
-            let loss = max_membrane_cross_entropy(membrane.clone(), batch.labels.clone());
-            let logits = membrane.detach().max_dim(0).squeeze_dim::<2>(0);
-            correct += accuracy(logits, batch.labels) * indices.len() as f64;
+            let logits = max_over_time(network.forward(batch.input).membrane); // [batch, classes]
+            let loss = cross_entropy(logits.clone(), batch.labels.clone());
+            correct += accuracy(logits.detach(), batch.labels) * indices.len() as f64;
 
             let gradients = GradientsParams::from_grads(loss.backward(), &network);
             network = optimizer.step(learning_rate, network, gradients);
@@ -358,12 +357,10 @@ fn evaluate(
     for chunk in indices.chunks(batch_size.max(256)) {
         let batch = load(&SpikeBatcher, dataset, chunk, &plain)?;
         let output = model.forward(batch.input);
-        let logits = output.membrane.clone().max_dim(0).squeeze_dim::<2>(0);
+        let logits = max_over_time(output.membrane); // [batch, classes]
         let n = chunk.len() as f64;
-        correct += accuracy(logits, batch.labels.clone()) * n;
-        loss += max_membrane_cross_entropy(output.membrane, batch.labels).into_scalar::<f32>()
-            as f64
-            * n;
+        correct += accuracy(logits.clone(), batch.labels.clone()) * n;
+        loss += cross_entropy(logits, batch.labels).into_scalar::<f32>() as f64 * n;
         if let Some(spikes) = output.hidden_spikes.first() {
             rate += spikes.clone().mean().into_scalar::<f32>() as f64 * n;
         }

@@ -51,8 +51,8 @@ fn defaults() -> RunConfig<YinYangData> {
         out: PathBuf::from("out/yin_yang"),
         decay: 0.9,
         readout_decay: 0.9,
-        // Latency-coded spikes (`YinYangEncoding::default()`) train to lower accuracy with
-        // these settings; see the README's trainer table.
+        // Latency-coded spikes (`--encoding latency`) do not learn with these settings; with
+        // `--hidden 120 --lr 0.002` they reached 92.6% (README, limitations).
         data: YinYangData {
             encoding: YinYangEncoding::Current { steps: 30 },
         },

@@ -131,7 +131,11 @@ pub fn accuracy(logits: Tensor<2>, targets: Tensor<1, Int>) -> f64 {
     correct as f64 / batch as f64
 }
 
-/// The maximum over time, `[time, batch, classes]` to `[batch, classes]`.
+/// The maximum over time, the logits of the max-membrane losses.
+///
+/// # Shapes
+/// - `sequence`: `[time, batch, classes]`
+/// - returns: `[batch, classes]`
 pub fn max_over_time(sequence: Tensor<3>) -> Tensor<2> {
     let [_, batch, classes] = sequence.dims();
     sequence.max_dim(0).reshape([batch, classes])
