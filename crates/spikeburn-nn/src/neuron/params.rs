@@ -74,7 +74,8 @@ impl Decay {
     pub(crate) fn factor(&self) -> DecayFactor {
         match &self.logit {
             Some(logit) => {
-                DecayFactor::PerNeuron(burn::tensor::activation::sigmoid(logit.val()).unsqueeze())
+                let decay = burn::tensor::activation::sigmoid(logit.val()).unsqueeze();
+                DecayFactor::PerNeuron(Box::new(decay))
             }
             None => DecayFactor::Fixed(self.fixed),
         }
@@ -97,8 +98,8 @@ impl Decay {
 pub(crate) enum DecayFactor {
     /// The same decay for every neuron.
     Fixed(f64),
-    /// One decay per neuron, `[1, neurons]`.
-    PerNeuron(Tensor<2>),
+    /// One decay per neuron, `[1, neurons]` (boxed: a tensor handle is much larger than an f64).
+    PerNeuron(Box<Tensor<2>>),
 }
 
 impl DecayFactor {
@@ -106,7 +107,7 @@ impl DecayFactor {
     pub(crate) fn apply(&self, membrane: Tensor<2>) -> Tensor<2> {
         match self {
             DecayFactor::Fixed(decay) => membrane * *decay,
-            DecayFactor::PerNeuron(decay) => membrane * decay.clone(),
+            DecayFactor::PerNeuron(decay) => membrane * decay.as_ref().clone(),
         }
     }
 }
