@@ -2,6 +2,7 @@
 #![warn(missing_docs)]
 
 pub mod backend;
+pub mod bridge;
 
 pub use backend::{BackendError, device};
 pub use spikeburn_causal as causal;

@@ -35,6 +35,8 @@ struct TensorLayer {
     threshold: Tensor<2>,
     /// `[1, units]`.
     decay: Tensor<2>,
+    /// `[1, units]`.
+    bias: Tensor<2>,
 }
 
 /// A batch of simulations: one row per noise sample.
@@ -80,6 +82,7 @@ impl BatchedNetwork {
                 recurrent: layer.recurrent().map(|r| matrix(r, device).transpose()),
                 threshold: row(layer.threshold(), device),
                 decay: row(layer.decay(), device),
+                bias: row(layer.bias(), device),
             })
             .collect();
 
@@ -151,6 +154,7 @@ impl BatchedNetwork {
         let mut previous_spikes: Vec<Option<Tensor<2>>> = vec![None; self.layers.len()];
         let (mut spike_columns, mut drive_columns) = (Vec::new(), Vec::new());
         let mut outputs = Tensor::<2>::zeros([samples, network.outputs()], &self.device);
+        let mut readout = Reader::new(network.loss(), samples, &self.device);
 
         for step in 0..network.steps() {
             let base = step * network.neurons();
@@ -161,7 +165,8 @@ impl BatchedNetwork {
 
                 // v = decay (v - threshold s)(t-1) + W in(t) + R s(t-1)
                 let mut v = membranes[index].clone() * layer.decay.clone()
-                    + below.matmul(layer.weights.clone());
+                    + below.matmul(layer.weights.clone())
+                    + layer.bias.clone();
                 if let (Some(recurrent), Some(spikes)) = (&layer.recurrent, &previous_spikes[index])
                 {
                     v = v + spikes.clone().matmul(recurrent.clone());
@@ -181,13 +186,17 @@ impl BatchedNetwork {
                 previous_spikes[index] = Some(spikes.clone());
                 below = spikes;
             }
+            readout.step(&below);
             outputs = outputs + below;
         }
 
         BatchedTrajectory {
             spikes: Tensor::cat(spike_columns, 1),
             drives: Tensor::cat(drive_columns, 1),
-            losses: loss(network.loss(), outputs, &self.device),
+            losses: match readout.logits() {
+                Some(logits) => cross_entropy(logits, network.loss()),
+                None => loss(network.loss(), outputs, &self.device),
+            },
         }
     }
 }
@@ -203,6 +212,68 @@ fn force(spikes: Tensor<2>, column: usize, values: &Tensor<1>) -> Tensor<2> {
     let values = values.clone().reshape([samples, 1]);
 
     spikes * (mask.clone().neg() + 1.0) + values * mask
+}
+
+/// The running maximum of a [`Loss::MaxReadout`]'s membrane; does nothing for count losses.
+struct Reader {
+    /// `[outputs, classes]`, `[1, classes]` and the decay.
+    readout: Option<(Tensor<2>, Tensor<2>, f64)>,
+    /// `[samples, classes]`.
+    membrane: Option<Tensor<2>>,
+    peak: Option<Tensor<2>>,
+}
+
+impl Reader {
+    fn new(loss: &Loss, samples: usize, device: &Device) -> Self {
+        let readout = match loss {
+            Loss::MaxReadout(readout) => Some((
+                matrix(readout.weights(), device).transpose(),
+                row(readout.bias(), device),
+                readout.decay(),
+            )),
+            _ => None,
+        };
+        let membrane = readout
+            .as_ref()
+            .map(|(_, bias, _)| Tensor::zeros([samples, bias.dims()[1]], device));
+        Reader {
+            readout,
+            membrane,
+            peak: None,
+        }
+    }
+
+    /// Integrates one step of output spikes `[samples, outputs]`.
+    fn step(&mut self, spikes: &Tensor<2>) {
+        let (Some((weights, bias, decay)), Some(membrane)) = (&self.readout, self.membrane.take())
+        else {
+            return;
+        };
+        let membrane = membrane * *decay + spikes.clone().matmul(weights.clone()) + bias.clone();
+        self.peak = Some(match self.peak.take() {
+            Some(peak) => peak.max_pair(membrane.clone()),
+            None => membrane.clone(),
+        });
+        self.membrane = Some(membrane);
+    }
+
+    /// The maximum over time, `[samples, classes]`, for a readout loss.
+    fn logits(self) -> Option<Tensor<2>> {
+        self.peak
+    }
+}
+
+/// Cross-entropy of each row of logits against the loss's target.
+fn cross_entropy(logits: Tensor<2>, loss: &Loss) -> Tensor<1> {
+    let [samples, _] = logits.dims();
+    let target = match loss {
+        Loss::MaxReadout(readout) => readout.target(),
+        Loss::CrossEntropy { target } => *target,
+        _ => unreachable!("only cross-entropy losses have logits"),
+    };
+    let largest = logits.clone().max_dim(1); // [samples, 1]
+    let normaliser = (logits.clone() - largest.clone()).exp().sum_dim(1).log() + largest;
+    (normaliser - logits.narrow(1, target, 1)).reshape([samples])
 }
 
 /// The loss of each row of output counts.
@@ -222,11 +293,8 @@ fn loss(loss: &Loss, counts: Tensor<2>, device: &Device) -> Tensor<1> {
             let residual = y - row(target, device);
             (residual.clone() * residual).sum_dim(1).reshape([samples]) * 0.5
         }
-        Loss::CrossEntropy { target } => {
-            let largest = counts.clone().max_dim(1); // [samples, 1]
-            let shifted = (counts.clone() - largest.clone()).exp().sum_dim(1).log() + largest;
-            (shifted - counts.narrow(1, *target, 1)).reshape([samples])
-        }
+        Loss::CrossEntropy { .. } => cross_entropy(counts, loss),
+        Loss::MaxReadout(_) => unreachable!("a readout loss is taken from its running maximum"),
     }
 }
 

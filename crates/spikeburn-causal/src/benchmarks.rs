@@ -51,6 +51,7 @@ pub fn layered(sizes: &[usize], seed: u64) -> Result<NetworkSpec, CausalError> {
                 })
                 .collect();
             LayerSpec {
+                bias: None,
                 weights,
                 recurrent: None,
                 threshold: PerUnit::Shared(0.0),
@@ -103,6 +104,7 @@ impl WideReadout {
         let spec = NetworkSpec {
             input: InputSpec::Single(vec![1.0]),
             layers: vec![LayerSpec {
+                bias: None,
                 weights: self.weights.iter().map(|&w| vec![w]).collect(),
                 recurrent: None,
                 threshold: PerUnit::Shared(0.0),

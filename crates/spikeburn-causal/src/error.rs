@@ -82,6 +82,12 @@ pub enum CausalError {
         /// The value.
         value: f64,
     },
+    /// A readout decay outside `[0, 1]`.
+    #[error("`loss.decay` must lie in [0, 1], got {value}")]
+    InvalidReadoutDecay {
+        /// The value.
+        value: f64,
+    },
     /// A layer without noise, when the caller gave no default noise either.
     #[error("`layers[{layer}]` has no `noise` and no default noise was given")]
     MissingNoise {

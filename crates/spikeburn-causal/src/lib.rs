@@ -30,11 +30,12 @@ pub use estimators::{
 pub use exact::{ENUMERATION_LIMIT, Enumeration, EnumerationParams, ExactExpectations};
 pub use kind::EstimatorKind;
 pub use network::{
-    InputSpec, Layer, LayerSpec, Loss, LossSpec, Network, NetworkSpec, NodeId, PerUnit, Synapse,
-    WeightId,
+    InputSpec, Layer, LayerSpec, Loss, LossSpec, Network, NetworkSpec, NodeId, PerUnit, Readout,
+    Synapse, WeightId,
 };
 pub use propagation::{
-    PropagationMode, propagated_effects, propagated_gradient, surrogate_backward,
+    ParameterGradient, PropagationMode, propagated_effects, propagated_gradient,
+    propagated_parameters, surrogate_backward,
 };
 pub use simulate::{Intervention, NoiseStreams, Trajectory};
 pub use spikeburn_noise::Noise;

@@ -4,13 +4,17 @@
 //! `i` of a layer keeps a membrane `v_i` and, at step `t`,
 //!
 //! ```text
-//! v_i(t) = decay_i (v_i(t-1) - threshold_i s_i(t-1)) + sum_j W_ij in_j(t) + sum_j R_ij s_j(t-1)
+//! v_i(t) = decay_i (v_i(t-1) - threshold_i s_i(t-1)) + sum_j W_ij in_j(t) + sum_j R_ij s_j(t-1) + b_i
 //! s_i(t) = H(v_i(t) - threshold_i + xi_i(t))
 //! ```
 //!
 //! where `in(t)` is the network input (first layer) or the previous layer's spikes at the same
-//! step, `R` the optional recurrent weights, `xi` private noise and the reset is by subtraction.
-//! With one step this is the layered binary network `s = H(W s_prev - threshold + xi)`.
+//! step, `R` the optional recurrent weights, `b` an optional constant current (a bias), `xi`
+//! private noise and the reset is by subtraction. With one step this is the layered binary
+//! network `s = H(W s_prev - threshold + xi)`.
+//!
+//! The loss reads the last layer's spike train `[steps][outputs]`: its counts, or a leaky
+//! non-spiking readout of it ([`Readout`]).
 
 use serde::{Deserialize, Serialize};
 use spikeburn_noise::Noise;
@@ -51,6 +55,10 @@ pub struct LayerSpec {
     /// The membrane decay in `[0, 1]`, per layer or per unit; default 0 (no memory).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decay: Option<PerUnit>,
+    /// A constant current added to the membrane at every step, per layer or per unit; default
+    /// 0. It is what a `Linear` layer's bias becomes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bias: Option<PerUnit>,
     /// The layer's escape noise; default: the noise given to [`NetworkSpec::check`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub noise: Option<Noise>,
@@ -79,6 +87,22 @@ pub enum LossSpec {
         /// The target class (an output unit).
         target: usize,
     },
+    /// Cross-entropy of the maximum over time of a leaky readout of the output spikes:
+    /// `m(t) = decay m(t-1) + weights s(t) + bias`, `z_k = max_t m_k(t)`,
+    /// `L = log sum_k exp(z_k) - z_target`. This is [`SpikingMlp`]'s readout and loss.
+    ///
+    /// [`SpikingMlp`]: https://docs.rs/spikeburn-nn
+    MaxReadout {
+        /// `weights[k][j]`, from output unit `j` into class `k`.
+        weights: Vec<Vec<f64>>,
+        /// One constant current per class; default 0.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        bias: Option<Vec<f64>>,
+        /// The readout's decay per step, in `[0, 1]`.
+        decay: f64,
+        /// The target class.
+        target: usize,
+    },
 }
 
 /// A network as written in JSON; [`check`](NetworkSpec::check) validates it into a [`Network`].
@@ -93,7 +117,7 @@ pub struct NetworkSpec {
     pub input: InputSpec,
     /// The layers, input side first.
     pub layers: Vec<LayerSpec>,
-    /// The loss on the last layer's spike counts.
+    /// The loss on the last layer's spike train.
     pub loss: LossSpec,
 }
 
@@ -235,6 +259,10 @@ fn check_layer(
             value: decay[unit],
         });
     }
+    let bias = match &spec.bias {
+        Some(bias) => per_unit(index, "bias", bias, units)?,
+        None => vec![0.0; units],
+    };
     let noise = spec
         .noise
         .or(noise)
@@ -245,6 +273,7 @@ fn check_layer(
         recurrent: spec.recurrent.clone(),
         threshold,
         decay,
+        bias,
         noise: vec![noise; units],
     })
 }
@@ -265,6 +294,12 @@ fn check_loss(spec: &LossSpec, outputs: usize) -> Result<Loss, CausalError> {
             unit: *target,
             outputs,
         }),
+        LossSpec::MaxReadout {
+            weights,
+            bias,
+            decay,
+            target,
+        } => Readout::new(weights, bias.as_deref(), *decay, *target, outputs).map(Loss::MaxReadout),
         LossSpec::Mse { target, readout } => {
             let rows = readout.as_ref().map_or(outputs, Vec::len);
             if target.len() != rows {
@@ -305,6 +340,7 @@ pub struct Layer {
     recurrent: Option<Vec<Vec<f64>>>,
     threshold: Vec<f64>,
     decay: Vec<f64>,
+    bias: Vec<f64>,
     noise: Vec<Noise>,
 }
 
@@ -339,6 +375,11 @@ impl Layer {
         &self.decay
     }
 
+    /// The constant current of each unit (0 without a bias).
+    pub fn bias(&self) -> &[f64] {
+        &self.bias
+    }
+
     /// The escape noise, one per unit.
     pub fn noise(&self) -> &[Noise] {
         &self.noise
@@ -351,7 +392,7 @@ impl Layer {
     }
 }
 
-/// A checked loss on the output spike counts `c`.
+/// A checked loss on the output spike train `s[t][j]`, or on its counts `c_j = sum_t s[t][j]`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Loss {
     /// `L = c_unit`.
@@ -371,11 +412,66 @@ pub enum Loss {
         /// The target class.
         target: usize,
     },
+    /// Cross-entropy of the maximum over time of a leaky readout; see [`Readout`].
+    MaxReadout(Readout),
 }
 
 impl Loss {
-    /// The loss of the output counts.
-    pub fn value(&self, counts: &[f64]) -> f64 {
+    /// The loss of an output spike train `[steps][outputs]`.
+    pub fn value(&self, train: &[Vec<f64>]) -> f64 {
+        match self {
+            Loss::MaxReadout(readout) => readout.value(train),
+            _ => self.value_of_counts(&counts_of(train)),
+        }
+    }
+
+    /// `dL/ds[t][j]` for every step and output unit, `[steps][outputs]`.
+    pub fn gradient(&self, train: &[Vec<f64>]) -> Vec<Vec<f64>> {
+        match self {
+            Loss::MaxReadout(readout) => readout.spike_gradient(train),
+            _ => {
+                let per_count = self.gradient_of_counts(&counts_of(train));
+                vec![per_count; train.len()]
+            }
+        }
+    }
+
+    /// `L(s[t][j] = 1) - L(s[t][j] = 0)` for every step and output unit, the rest of the binary
+    /// train held fixed: the exact effect of each output spike on the loss, `[steps][outputs]`.
+    pub fn flip_differences(&self, train: &[Vec<f64>]) -> Vec<Vec<f64>> {
+        if let Loss::MaxReadout(readout) = self {
+            return readout.flip_differences(train);
+        }
+        let counts = counts_of(train);
+        train
+            .iter()
+            .map(|spikes| {
+                (0..counts.len())
+                    .map(|unit| {
+                        let others = counts[unit] - spikes[unit];
+                        let mut with = counts.clone();
+                        with[unit] = others + 1.0;
+                        let high = self.value_of_counts(&with);
+                        with[unit] = others;
+                        high - self.value_of_counts(&with)
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// The gradient of the loss with respect to its own parameters, for a given train: the
+    /// readout's weights (row-major) then its biases; empty for the count losses.
+    pub fn parameter_gradient(&self, train: &[Vec<f64>]) -> Vec<f64> {
+        match self {
+            Loss::MaxReadout(readout) => readout.parameter_gradient(train),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The loss of the output counts (not defined for [`Loss::MaxReadout`], which needs the
+    /// train: it then reads the counts as a one-step train).
+    pub fn value_of_counts(&self, counts: &[f64]) -> f64 {
         match self {
             Loss::Output { unit } => counts[*unit],
             Loss::Mse { target, readout } => {
@@ -387,11 +483,12 @@ impl Loss {
                     .sum::<f64>()
             }
             Loss::CrossEntropy { target } => log_sum_exp(counts) - counts[*target],
+            Loss::MaxReadout(readout) => readout.value(&[counts.to_vec()]),
         }
     }
 
-    /// The derivative `dL/dc` of the loss with respect to the output counts.
-    pub fn gradient(&self, counts: &[f64]) -> Vec<f64> {
+    /// The derivative `dL/dc` of a count loss with respect to the output counts.
+    fn gradient_of_counts(&self, counts: &[f64]) -> Vec<f64> {
         match self {
             Loss::Output { unit } => {
                 let mut gradient = vec![0.0; counts.len()];
@@ -422,7 +519,252 @@ impl Loss {
                 gradient[*target] -= 1.0;
                 gradient
             }
+            Loss::MaxReadout(readout) => readout.spike_gradient(&[counts.to_vec()]).remove(0),
         }
+    }
+}
+
+/// The spike count of each output over a train `[steps][outputs]`.
+fn counts_of(train: &[Vec<f64>]) -> Vec<f64> {
+    let outputs = train.first().map_or(0, Vec::len);
+    let mut counts = vec![0.0; outputs];
+    for spikes in train {
+        for (count, spike) in counts.iter_mut().zip(spikes) {
+            *count += spike;
+        }
+    }
+    counts
+}
+
+/// A leaky, non-spiking readout of the output spikes with cross-entropy on its maximum over
+/// time:
+///
+/// ```text
+/// m_k(t) = decay m_k(t-1) + sum_j weights[k][j] s_j(t) + bias_k,   m_k(-1) = 0
+/// z_k = max_t m_k(t)       L = log sum_k exp(z_k) - z_target
+/// ```
+///
+/// The maximum's derivative goes to the first step that attains it, as in Burn's `max_dim`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Readout {
+    weights: Vec<Vec<f64>>,
+    bias: Vec<f64>,
+    decay: f64,
+    target: usize,
+}
+
+impl Readout {
+    /// Checks a readout of `outputs` spiking units.
+    pub fn new(
+        weights: &[Vec<f64>],
+        bias: Option<&[f64]>,
+        decay: f64,
+        target: usize,
+        outputs: usize,
+    ) -> Result<Self, CausalError> {
+        let classes = weights.len();
+        if classes == 0 {
+            let field = "weights".to_string();
+            return Err(CausalError::LossShape {
+                field,
+                expected: 1,
+                found: 0,
+            });
+        }
+        for (row, values) in weights.iter().enumerate() {
+            if values.len() != outputs {
+                let field = format!("weights[{row}]");
+                let found = values.len();
+                return Err(CausalError::LossShape {
+                    field,
+                    expected: outputs,
+                    found,
+                });
+            }
+            finite_all(values, |j| format!("loss.weights[{row}][{j}]"))?;
+        }
+        let bias = match bias {
+            Some(bias) if bias.len() != classes => {
+                let field = "bias".to_string();
+                let found = bias.len();
+                return Err(CausalError::LossShape {
+                    field,
+                    expected: classes,
+                    found,
+                });
+            }
+            Some(bias) => bias.to_vec(),
+            None => vec![0.0; classes],
+        };
+        finite_all(&bias, |k| format!("loss.bias[{k}]"))?;
+        if !(0.0..=1.0).contains(&decay) {
+            return Err(CausalError::InvalidReadoutDecay { value: decay });
+        }
+        if target >= classes {
+            return Err(CausalError::OutputUnit {
+                field: "target",
+                unit: target,
+                outputs: classes,
+            });
+        }
+        Ok(Readout {
+            weights: weights.to_vec(),
+            bias,
+            decay,
+            target,
+        })
+    }
+
+    /// `weights[k][j]`.
+    pub fn weights(&self) -> &[Vec<f64>] {
+        &self.weights
+    }
+
+    /// The bias of each class.
+    pub fn bias(&self) -> &[f64] {
+        &self.bias
+    }
+
+    /// The decay per step.
+    pub fn decay(&self) -> f64 {
+        self.decay
+    }
+
+    /// The target class.
+    pub fn target(&self) -> usize {
+        self.target
+    }
+
+    /// The membrane of every class at every step, `[steps][classes]`.
+    pub fn membranes(&self, train: &[Vec<f64>]) -> Vec<Vec<f64>> {
+        let mut membrane = vec![0.0; self.weights.len()];
+        train
+            .iter()
+            .map(|spikes| {
+                for ((m, row), b) in membrane.iter_mut().zip(&self.weights).zip(&self.bias) {
+                    let drive: f64 = row.iter().zip(spikes).map(|(w, s)| w * s).sum();
+                    *m = self.decay * *m + drive + b;
+                }
+                membrane.clone()
+            })
+            .collect()
+    }
+
+    /// The logits `z_k = max_t m_k(t)` and the first step attaining each.
+    fn logits(&self, membranes: &[Vec<f64>]) -> (Vec<f64>, Vec<usize>) {
+        let classes = self.weights.len();
+        let (mut logits, mut argmax) = (vec![f64::NEG_INFINITY; classes], vec![0; classes]);
+        for (step, membrane) in membranes.iter().enumerate() {
+            for k in 0..classes {
+                if membrane[k] > logits[k] {
+                    logits[k] = membrane[k];
+                    argmax[k] = step;
+                }
+            }
+        }
+        (logits, argmax)
+    }
+
+    fn cross_entropy(&self, logits: &[f64]) -> f64 {
+        log_sum_exp(logits) - logits[self.target]
+    }
+
+    /// `dL/dz_k = softmax(z)_k - [k = target]`.
+    fn logit_gradient(&self, logits: &[f64]) -> Vec<f64> {
+        let normaliser = log_sum_exp(logits);
+        let mut gradient: Vec<f64> = logits.iter().map(|z| (z - normaliser).exp()).collect();
+        gradient[self.target] -= 1.0;
+        gradient
+    }
+
+    fn value(&self, train: &[Vec<f64>]) -> f64 {
+        let (logits, _) = self.logits(&self.membranes(train));
+        self.cross_entropy(&logits)
+    }
+
+    /// `dL/ds_j(t) = sum_k dL/dz_k weights[k][j] decay^(t*_k - t)` for `t <= t*_k`.
+    fn spike_gradient(&self, train: &[Vec<f64>]) -> Vec<Vec<f64>> {
+        let (logits, argmax) = self.logits(&self.membranes(train));
+        let outer = self.logit_gradient(&logits);
+        let outputs = train.first().map_or(0, Vec::len);
+        (0..train.len())
+            .map(|step| {
+                let mut row = vec![0.0; outputs];
+                for (k, (&g, &peak)) in outer.iter().zip(&argmax).enumerate() {
+                    if step > peak {
+                        continue;
+                    }
+                    let factor = g * self.decay.powi((peak - step) as i32);
+                    for (r, w) in row.iter_mut().zip(&self.weights[k]) {
+                        *r += factor * w;
+                    }
+                }
+                row
+            })
+            .collect()
+    }
+
+    /// Flipping `s_j(t)` moves `m_k(tau)` by `weights[k][j] decay^(tau - t)` for `tau >= t`;
+    /// the maxima are recomputed from the factual membranes in `O(steps classes)` per spike.
+    fn flip_differences(&self, train: &[Vec<f64>]) -> Vec<Vec<f64>> {
+        let membranes = self.membranes(train);
+        let (steps, classes) = (train.len(), self.weights.len());
+        // The maximum of each class's membrane over the steps before `t`.
+        let mut before = vec![vec![f64::NEG_INFINITY; classes]; steps + 1];
+        for step in 0..steps {
+            for k in 0..classes {
+                before[step + 1][k] = before[step][k].max(membranes[step][k]);
+            }
+        }
+        let mut logits = vec![0.0; classes];
+        let mut differences = Vec::with_capacity(steps);
+        for (step, spikes) in train.iter().enumerate() {
+            let mut row = Vec::with_capacity(spikes.len());
+            for (j, &spike) in spikes.iter().enumerate() {
+                let mut loss = [0.0; 2];
+                for (value, slot) in loss.iter_mut().enumerate() {
+                    let shift = value as f64 - spike;
+                    for k in 0..classes {
+                        let mut push = shift * self.weights[k][j];
+                        let mut peak = before[step][k];
+                        for membrane in &membranes[step..] {
+                            peak = peak.max(membrane[k] + push);
+                            push *= self.decay;
+                        }
+                        logits[k] = peak;
+                    }
+                    *slot = self.cross_entropy(&logits);
+                }
+                row.push(loss[1] - loss[0]);
+            }
+            differences.push(row);
+        }
+        differences
+    }
+
+    /// `dL/dweights[k][j] = dL/dz_k sum_{t <= t*_k} decay^(t*_k - t) s_j(t)` (row-major), then
+    /// `dL/dbias_k = dL/dz_k sum_{t <= t*_k} decay^(t*_k - t)`.
+    fn parameter_gradient(&self, train: &[Vec<f64>]) -> Vec<f64> {
+        let (logits, argmax) = self.logits(&self.membranes(train));
+        let outer = self.logit_gradient(&logits);
+        let outputs = train.first().map_or(0, Vec::len);
+        let classes = self.weights.len();
+        let mut gradient = vec![0.0; classes * (outputs + 1)];
+        for k in 0..classes {
+            let mut trace = vec![0.0; outputs];
+            let mut constant = 0.0;
+            for spikes in &train[..=argmax[k]] {
+                for (t, s) in trace.iter_mut().zip(spikes) {
+                    *t = self.decay * *t + s;
+                }
+                constant = self.decay * constant + 1.0;
+            }
+            for (j, t) in trace.iter().enumerate() {
+                gradient[k * outputs + j] = outer[k] * t;
+            }
+            gradient[classes * outputs + k] = outer[k] * constant;
+        }
+        gradient
     }
 }
 
@@ -802,9 +1144,19 @@ mod tests {
         assert!(error.to_string().contains("weight"), "{error}");
     }
 
+    fn readout() -> Readout {
+        let weights = vec![vec![0.5, -1.0, 2.0], vec![-0.3, 0.8, 0.1]];
+        Readout::new(&weights, Some(&[0.05, -0.02]), 0.8, 1, 3).unwrap()
+    }
+
     #[test]
     fn loss_gradients_match_finite_differences() {
-        let counts = [1.0, 0.0, 2.0];
+        // A train of real numbers, so that central differences are defined.
+        let train = vec![
+            vec![1.0, 0.0, 0.7],
+            vec![0.2, 1.0, 1.3],
+            vec![0.0, 0.4, 0.1],
+        ];
         let losses = [
             Loss::Output { unit: 2 },
             Loss::Mse {
@@ -816,17 +1168,99 @@ mod tests {
                 readout: Some(vec![vec![0.5, -1.0, 2.0]]),
             },
             Loss::CrossEntropy { target: 1 },
+            Loss::MaxReadout(readout()),
         ];
         for loss in losses {
-            let gradient = loss.gradient(&counts);
-            for k in 0..counts.len() {
-                let (mut up, mut down) = (counts, counts);
-                up[k] += 1e-6;
-                down[k] -= 1e-6;
-                let numeric = (loss.value(&up) - loss.value(&down)) / 2e-6;
-                // Central differences of these smooth losses are accurate to ~1e-9.
-                assert!((numeric - gradient[k]).abs() < 1e-8, "{loss:?} {k}");
+            let gradient = loss.gradient(&train);
+            for step in 0..train.len() {
+                for k in 0..train[0].len() {
+                    let (mut up, mut down) = (train.clone(), train.clone());
+                    up[step][k] += 1e-6;
+                    down[step][k] -= 1e-6;
+                    let numeric = (loss.value(&up) - loss.value(&down)) / 2e-6;
+                    // Central differences of these smooth losses are accurate to ~1e-9.
+                    let analytic = gradient[step][k];
+                    assert!((numeric - analytic).abs() < 1e-8, "{loss:?} {step} {k}");
+                }
             }
         }
+    }
+
+    #[test]
+    fn flip_differences_recompute_the_loss() {
+        let train = vec![
+            vec![1.0, 0.0, 1.0],
+            vec![0.0, 1.0, 1.0],
+            vec![0.0, 0.0, 1.0],
+        ];
+        let losses = [
+            Loss::Mse {
+                target: vec![0.3],
+                readout: Some(vec![vec![0.5, -1.0, 2.0]]),
+            },
+            Loss::CrossEntropy { target: 0 },
+            Loss::MaxReadout(readout()),
+        ];
+        for loss in losses {
+            let differences = loss.flip_differences(&train);
+            for step in 0..train.len() {
+                for k in 0..train[0].len() {
+                    let (mut high, mut low) = (train.clone(), train.clone());
+                    high[step][k] = 1.0;
+                    low[step][k] = 0.0;
+                    let direct = loss.value(&high) - loss.value(&low);
+                    assert!((differences[step][k] - direct).abs() < 1e-12, "{loss:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn readout_parameter_gradient_matches_finite_differences() {
+        let train = vec![
+            vec![1.0, 0.0, 1.0],
+            vec![0.0, 1.0, 1.0],
+            vec![1.0, 0.0, 0.0],
+        ];
+        let base = readout();
+        let gradient = base.parameter_gradient(&train);
+        let (classes, outputs) = (2, 3);
+        assert_eq!(gradient.len(), classes * (outputs + 1));
+        let moved = |index: usize, by: f64| {
+            let (mut weights, mut bias) = (base.weights().to_vec(), base.bias().to_vec());
+            if index < classes * outputs {
+                weights[index / outputs][index % outputs] += by;
+            } else {
+                bias[index - classes * outputs] += by;
+            }
+            Readout::new(&weights, Some(&bias), base.decay(), base.target(), outputs)
+                .unwrap()
+                .value(&train)
+        };
+        for (index, analytic) in gradient.iter().enumerate() {
+            let numeric = (moved(index, 1e-6) - moved(index, -1e-6)) / 2e-6;
+            assert!(
+                (numeric - analytic).abs() < 1e-8,
+                "{index}: {numeric} {analytic}"
+            );
+        }
+    }
+
+    #[test]
+    fn bad_readouts_are_named() {
+        let weights = vec![vec![1.0, 2.0]];
+        let error = Readout::new(&weights, None, 0.9, 0, 3).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "`loss.weights[0]` has 2 entries, expected 3"
+        );
+        let weights = vec![vec![1.0, 2.0, 3.0]];
+        let error = Readout::new(&weights, None, 1.5, 0, 3).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "`loss.decay` must lie in [0, 1], got 1.5"
+        );
+        let error = Readout::new(&weights, None, 0.5, 1, 3).unwrap_err();
+        assert!(matches!(error, CausalError::OutputUnit { unit: 1, .. }));
     }
 }

@@ -40,19 +40,58 @@ pub fn propagated_gradient(
     gradient_with(network, &network.children(), trajectory, mode)
 }
 
+/// Every parameter's gradient estimate from one trajectory: the weights in flat order, the biases
+/// per layer and unit, and the loss's own parameters ([`Loss::parameter_gradient`]).
+///
+/// [`Loss::parameter_gradient`]: crate::Loss::parameter_gradient
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParameterGradient {
+    /// `dL/dW` in flat weight order (see [`Network::weights`]).
+    pub weights: Vec<f64>,
+    /// `dL/db`, `[layer][unit]`.
+    pub biases: Vec<Vec<f64>>,
+    /// The gradient of the loss's parameters (a readout's weights, then its biases); empty for
+    /// count losses. It does not depend on `mode`: the readout is deterministic.
+    pub loss: Vec<f64>,
+}
+
+/// [`propagated_gradient`] with the bias and loss-parameter components too.
+pub fn propagated_parameters(
+    network: &Network,
+    trajectory: &Trajectory,
+    mode: PropagationMode,
+) -> ParameterGradient {
+    let coefficient = coefficients(network, &network.children(), trajectory, mode);
+    ParameterGradient {
+        weights: network.weight_gradient(trajectory.spikes(), &coefficient),
+        biases: network.bias_gradient(&coefficient),
+        loss: network.loss().parameter_gradient(trajectory.output_train()),
+    }
+}
+
 pub(crate) fn gradient_with(
     network: &Network,
     children: &[Vec<(usize, f64)>],
     trajectory: &Trajectory,
     mode: PropagationMode,
 ) -> Vec<f64> {
+    let coefficient = coefficients(network, children, trajectory, mode);
+    network.weight_gradient(trajectory.spikes(), &coefficient)
+}
+
+/// `p(x_n) delta_n` for every node: how much its drive matters.
+fn coefficients(
+    network: &Network,
+    children: &[Vec<(usize, f64)>],
+    trajectory: &Trajectory,
+    mode: PropagationMode,
+) -> Vec<f64> {
     let effects = propagate_with(network, children, trajectory, mode);
-    let coefficient: Vec<f64> = effects
+    effects
         .iter()
         .enumerate()
         .map(|(node, delta)| network.node_noise(node).pdf(trajectory.drives()[node]) * delta)
-        .collect();
-    network.weight_gradient(trajectory.spikes(), &coefficient)
+        .collect()
 }
 
 pub(crate) fn propagate_with(
@@ -61,13 +100,13 @@ pub(crate) fn propagate_with(
     trajectory: &Trajectory,
     mode: PropagationMode,
 ) -> Vec<f64> {
-    let (spikes, drives, counts) = (
-        trajectory.spikes(),
-        trajectory.drives(),
-        trajectory.counts(),
-    );
+    let (spikes, drives) = (trajectory.spikes(), trajectory.drives());
     let last = network.layers().len() - 1;
-    let loss_gradient = network.loss().gradient(counts);
+    let train = trajectory.output_train();
+    let at_outputs = match mode {
+        PropagationMode::Linearised => network.loss().gradient(train),
+        PropagationMode::ExactDifference => network.loss().flip_differences(train),
+    };
     let mut effects = vec![0.0; network.nodes()];
 
     for node in (0..network.nodes()).rev() {
@@ -75,17 +114,7 @@ pub(crate) fn propagate_with(
         let spike = spikes[node];
         let mut delta = 0.0;
         if id.layer == last {
-            delta += match mode {
-                PropagationMode::Linearised => loss_gradient[id.unit],
-                PropagationMode::ExactDifference => {
-                    let count = counts[id.unit] - f64::from(u8::from(spike));
-                    let mut with = counts.to_vec();
-                    with[id.unit] = count + 1.0;
-                    let high = network.loss().value(&with);
-                    with[id.unit] = count;
-                    high - network.loss().value(&with)
-                }
-            };
+            delta += at_outputs[id.step][id.unit];
         }
         for &(child, c) in &children[node] {
             let noise = network.node_noise(child);
@@ -113,7 +142,7 @@ pub fn surrogate_backward(network: &Network, trajectory: &Trajectory) -> Vec<f64
     let units = network.neurons();
     let layers = network.layers();
     let (spikes, drives) = (trajectory.spikes(), trajectory.drives());
-    let loss_gradient = network.loss().gradient(trajectory.counts());
+    let loss_gradient = network.loss().gradient(trajectory.output_train());
     let last = layers.len() - 1;
 
     let mut starts = Vec::with_capacity(layers.len());
@@ -138,7 +167,7 @@ pub fn surrogate_backward(network: &Network, trajectory: &Trajectory) -> Vec<f64
 
                 // dL/ds_i(t): the loss, the next layer now, the own reset and recurrence later.
                 let mut spike_adjoint = if index == last {
-                    loss_gradient[unit]
+                    loss_gradient[step][unit]
                 } else {
                     0.0
                 };

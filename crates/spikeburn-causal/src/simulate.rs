@@ -67,6 +67,7 @@ pub enum Intervention {
 pub struct Trajectory {
     spikes: Vec<bool>,
     drives: Vec<f64>,
+    train: Vec<Vec<f64>>,
     counts: Vec<f64>,
     loss: f64,
 }
@@ -80,6 +81,11 @@ impl Trajectory {
     /// The noise-free drive `x = v - threshold` of each node, in flat node order.
     pub fn drives(&self) -> &[f64] {
         &self.drives
+    }
+
+    /// The output layer's spikes as numbers, `[steps][outputs]`: what the loss reads.
+    pub fn output_train(&self) -> &[Vec<f64>] {
+        &self.train
     }
 
     /// The spike count of each output unit over all steps.
@@ -176,6 +182,7 @@ impl Network {
                     if let Some(injection) = injection {
                         v += injection[node];
                     }
+                    v += layer.bias()[unit];
 
                     let threshold = layer.threshold()[unit];
                     let drive = v - threshold;
@@ -187,28 +194,33 @@ impl Network {
             }
         }
 
-        let counts = self.output_counts(&spikes);
-        let loss = self.loss().value(&counts);
+        let train = self.output_train(&spikes);
+        let loss = self.loss().value(&train);
+        let mut counts = vec![0.0; self.outputs()];
+        for step in &train {
+            for (count, spike) in counts.iter_mut().zip(step) {
+                *count += spike;
+            }
+        }
         Trajectory {
             spikes,
             drives,
+            train,
             counts,
             loss,
         }
     }
 
-    /// The output units' spike counts.
-    pub(crate) fn output_counts(&self, spikes: &[bool]) -> Vec<f64> {
-        let last = self.layers().len() - 1;
-        let offset = self.layer_offset(last);
-        let mut counts = vec![0.0; self.outputs()];
-        for step in 0..self.steps() {
-            let base = step * self.neurons() + offset;
-            for (count, &spike) in counts.iter_mut().zip(&spikes[base..]) {
-                *count += f64::from(u8::from(spike));
-            }
-        }
-        counts
+    /// The output units' spikes as numbers, `[steps][outputs]`.
+    pub(crate) fn output_train(&self, spikes: &[bool]) -> Vec<Vec<f64>> {
+        let offset = self.layer_offset(self.layers().len() - 1);
+        (0..self.steps())
+            .map(|step| {
+                let base = step * self.neurons() + offset;
+                let outputs = &spikes[base..base + self.outputs()];
+                outputs.iter().map(|&s| f64::from(u8::from(s))).collect()
+            })
+            .collect()
     }
 
     /// `sum_n coefficient[n] dx_n/dW` for every weight `W`, holding all spikes fixed.
@@ -268,6 +280,29 @@ impl Network {
             start += layer.weight_count();
         }
         gradient
+    }
+
+    /// `sum_n coefficient[n] dx_n/db` for every unit's bias `b`, `[layer][unit]`:
+    /// `dx_i(t)/db_i = sum_{tau <= t} decay_i^(t - tau)`.
+    pub(crate) fn bias_gradient(&self, coefficient: &[f64]) -> Vec<Vec<f64>> {
+        let units = self.neurons();
+        self.layers()
+            .iter()
+            .enumerate()
+            .map(|(index, layer)| {
+                let offset = self.layer_offset(index);
+                (0..layer.units())
+                    .map(|unit| {
+                        let (decay, mut trace, mut sum) = (layer.decay()[unit], 0.0, 0.0);
+                        for step in 0..self.steps() {
+                            trace = decay * trace + 1.0;
+                            sum += coefficient[step * units + offset + unit] * trace;
+                        }
+                        sum
+                    })
+                    .collect()
+            })
+            .collect()
     }
 
     /// For every node, its children `(node, dx_child/ds_node)`: the nodes whose drive depends

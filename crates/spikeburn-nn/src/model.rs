@@ -43,6 +43,10 @@ pub struct SpikingMlpConfig {
     /// Learn a threshold per hidden neuron. Default false.
     #[config(default = false)]
     pub learn_threshold: bool,
+    /// Let the gradient flow through the hidden neurons' reset ([`LifConfig::reset_gradient`]).
+    /// Default false.
+    #[config(default = false)]
+    pub reset_gradient: bool,
     /// How the hidden neurons fire. Default: [`Firing::default`].
     #[config(default = "Firing::default()")]
     pub firing: Firing,
@@ -63,6 +67,7 @@ impl SpikingMlpConfig {
             .with_reset(self.reset)
             .with_learn_decay(self.learn_decay)
             .with_learn_threshold(self.learn_threshold)
+            .with_reset_gradient(self.reset_gradient)
             .with_firing(self.firing)
     }
 
@@ -160,6 +165,44 @@ impl SpikingMlp {
         for (linear, lif) in self.linears.iter().zip(&self.lifs) {
             let current = linear.forward(activity); // [time, batch, hidden]
             activity = lif.forward(current, None, false).spikes;
+            hidden_spikes.push(activity.clone());
+        }
+        let readout = self
+            .linears
+            .last()
+            .expect("at least one Linear")
+            .forward(activity);
+        let (membrane, _) = self.readout.forward(readout, None);
+
+        SpikingMlpOutput {
+            membrane,
+            hidden_spikes,
+        }
+    }
+
+    /// [`forward`](SpikingMlp::forward) with a given escape-noise sample for every hidden layer
+    /// (see [`Lif::forward_with_noise`]), whatever the layers' firing mode.
+    ///
+    /// # Shapes
+    /// - `input`: `[time, batch, inputs]`
+    /// - `noise[l]`: `[time, batch, hidden_l]`, one per hidden layer
+    /// - returns: as [`forward`](SpikingMlp::forward)
+    ///
+    /// # Panics
+    /// If `noise` does not hold one tensor of the right shape per hidden layer.
+    pub fn forward_with_noise(&self, input: Tensor<3>, noise: Vec<Tensor<3>>) -> SpikingMlpOutput {
+        check_sequence("SpikingMlp", &input, self.inputs);
+        assert_eq!(
+            noise.len(),
+            self.lifs.len(),
+            "SpikingMlp: one noise tensor per hidden layer"
+        );
+
+        let mut hidden_spikes = Vec::with_capacity(self.lifs.len());
+        let mut activity = input;
+        for ((linear, lif), noise) in self.linears.iter().zip(&self.lifs).zip(noise) {
+            let current = linear.forward(activity); // [time, batch, hidden]
+            activity = lif.forward_with_noise(current, noise, None, false).spikes;
             hidden_spikes.push(activity.clone());
         }
         let readout = self

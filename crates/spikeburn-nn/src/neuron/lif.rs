@@ -6,8 +6,8 @@ use burn::tensor::{Device, Tensor};
 
 use super::params::DecayFactor;
 use super::{
-    Decay, Reset, SpikeTrain, Threshold, check_neurons, check_sequence, check_step, fire_and_reset,
-    scan, valid,
+    Decay, Reset, SpikeTrain, Threshold, check_neurons, check_sequence, check_step,
+    fire_and_reset_with, scan, valid,
 };
 use crate::{Firing, NnError};
 
@@ -115,7 +115,7 @@ impl Lif {
     pub fn forward_step(&self, input: Tensor<2>, state: LifState) -> (Tensor<2>, LifState) {
         check_step("Lif", &input, self.neurons);
         let (decay, threshold) = self.constants(&input.device());
-        let (spikes, membrane, _) = self.step(input, state.membrane, &decay, &threshold);
+        let (spikes, membrane, _) = self.step(input, state.membrane, &decay, &threshold, None);
 
         (spikes, LifState { membrane })
     }
@@ -146,7 +146,44 @@ impl Lif {
 
         scan(&input, state, record_membrane, |input, state| {
             let (spikes, membrane, integrated) =
-                self.step(input, state.membrane, &decay, &threshold);
+                self.step(input, state.membrane, &decay, &threshold, None);
+            (spikes, integrated, LifState { membrane })
+        })
+    }
+
+    /// A whole sequence with a given escape-noise sample: every neuron fires `H(v - threshold +
+    /// xi)` with `xi` read from `noise`, whatever the firing's mode. This replays a noise
+    /// realisation exactly, e.g. one that an estimator of `spikeburn-causal` simulated.
+    ///
+    /// # Shapes
+    /// - `input`, `noise`: `[time, batch, neurons]`
+    /// - returns: as [`forward`](Lif::forward)
+    ///
+    /// # Panics
+    /// If the last axis of `input` is not `neurons` or `noise` has another shape than `input`.
+    pub fn forward_with_noise(
+        &self,
+        input: Tensor<3>,
+        noise: Tensor<3>,
+        state: Option<LifState>,
+        record_membrane: bool,
+    ) -> SpikeTrain<LifState> {
+        let [_, batch, neurons] = check_sequence("Lif", &input, self.neurons);
+        assert_eq!(
+            noise.dims(),
+            input.dims(),
+            "Lif: the noise must have the input's shape [time, batch, neurons]"
+        );
+        let state = state.unwrap_or_else(|| LifState::zeros(batch, neurons, &input.device()));
+        let (decay, threshold) = self.constants(&input.device());
+
+        // One scan over input and noise side by side, `[time, batch, 2 neurons]`.
+        let paired = Tensor::cat(vec![input, noise], 2);
+        scan(&paired, state, record_membrane, |paired, state| {
+            let input = paired.clone().narrow(1, 0, neurons);
+            let noise = paired.narrow(1, neurons, neurons);
+            let (spikes, membrane, integrated) =
+                self.step(input, state.membrane, &decay, &threshold, Some(noise));
             (spikes, integrated, LifState { membrane })
         })
     }
@@ -167,14 +204,16 @@ impl Lif {
         membrane: Tensor<2>,
         decay: &DecayFactor,
         threshold: &Tensor<2>,
+        noise: Option<Tensor<2>>,
     ) -> (Tensor<2>, Tensor<2>, Tensor<2>) {
         let integrated = decay.apply(membrane) + input; // [batch, neurons]
-        let (spikes, reset) = fire_and_reset(
+        let (spikes, reset) = fire_and_reset_with(
             &self.firing,
             integrated.clone(),
             threshold.clone(),
             self.reset,
             self.reset_gradient,
+            noise,
         );
 
         (spikes, reset, integrated)

@@ -71,7 +71,24 @@ pub(crate) fn fire_and_reset(
     reset: Reset,
     reset_gradient: bool,
 ) -> (Tensor<2>, Tensor<2>) {
-    let spikes = firing.fire(membrane.clone() - threshold.clone());
+    fire_and_reset_with(firing, membrane, threshold, reset, reset_gradient, None)
+}
+
+/// [`fire_and_reset`] with an optional given noise sample `[batch, neurons]`, which replaces
+/// the firing's own (see [`Firing::fire_with_noise`]).
+pub(crate) fn fire_and_reset_with(
+    firing: &Firing,
+    membrane: Tensor<2>,
+    threshold: Tensor<2>,
+    reset: Reset,
+    reset_gradient: bool,
+    noise: Option<Tensor<2>>,
+) -> (Tensor<2>, Tensor<2>) {
+    let drive = membrane.clone() - threshold.clone();
+    let spikes = match noise {
+        Some(noise) => firing.fire_with_noise(drive, noise),
+        None => firing.fire(drive),
+    };
     let reset_spikes = if reset_gradient {
         spikes.clone()
     } else {

@@ -126,6 +126,11 @@ pub struct Firing {
     /// The constant on the backward density. Default: [`SurrogateScale::Density`].
     #[serde(default)]
     pub scale: SurrogateScale,
+    /// The noise the forward draws (escape mode) or averages over (expected mode), when it is
+    /// not `noise`: a network can fire under one noise and be trained with the density of
+    /// another. Default `None`: `noise`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sampling: Option<Noise>,
 }
 
 impl Default for Firing {
@@ -144,7 +149,19 @@ impl Firing {
             noise,
             mode,
             scale: SurrogateScale::Density,
+            sampling: None,
         }
+    }
+
+    /// The same firing with the forward drawing `sampling` instead of the surrogate's noise.
+    pub fn with_sampling(self, sampling: Noise) -> Self {
+        let sampling = (sampling != self.noise).then_some(sampling);
+        Firing { sampling, ..self }
+    }
+
+    /// The noise the forward fires under: `sampling` if set, else `noise`.
+    pub fn forward_noise(&self) -> Noise {
+        self.sampling.unwrap_or(self.noise)
     }
 
     /// The same firing with the backward scaled by `scale`.
@@ -172,10 +189,10 @@ impl Firing {
         match self.mode {
             SpikeMode::Deterministic => self.heaviside(drive, None),
             SpikeMode::EscapeNoise => {
-                let noise = sample_noise(&self.noise, drive.shape(), &drive.device());
+                let noise = sample_noise(&self.forward_noise(), drive.shape(), &drive.device());
                 self.heaviside(drive, Some(noise))
             }
-            SpikeMode::Expected => noise_cdf(drive, &self.noise),
+            SpikeMode::Expected => noise_cdf(drive, &self.forward_noise()),
         }
     }
 
