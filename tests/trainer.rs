@@ -14,7 +14,7 @@ use spikeburn::data::{SpikeSample, YinYang, YinYangDataset, YinYangEncoding, yin
 use spikeburn::nn::SpikingMlpConfig;
 use spikeburn::{Firing, Noise, SpikeMode};
 
-use common::trainer::{Outcome, Report, Splits, TrainOptions, fit};
+use common::trainer::{AlignmentOptions, GradientRule, Outcome, Report, Splits, TrainOptions, fit};
 
 /// The backends' random generators are global: runs hold this lock so that tests running in
 /// parallel threads do not draw from each other's seeded streams.
@@ -68,6 +68,8 @@ fn options(out: PathBuf, epochs: usize) -> TrainOptions {
         resume: false,
         progress: false,
         interrupt_after: None,
+        rule: GradientRule::Surrogate,
+        alignment: None,
     }
 }
 
@@ -178,6 +180,88 @@ fn resuming_another_run_is_refused() {
 }
 
 #[test]
+fn alignment_is_logged_and_survives_a_resume() {
+    let _lock = lock();
+    let splits = yin_yang(600, 10);
+    let model = model(SpikeMode::EscapeNoise);
+    let alignment = AlignmentOptions {
+        every: 5,
+        samples: 16,
+        replicas: 4,
+    };
+    let (straight, interrupted) = (scratch("aligned"), scratch("aligned-resumed"));
+    let mut whole = options(straight.clone(), 2);
+    whole.alignment = Some(alignment);
+    let report = finished(fit("yin_yang", &model, &splits, &whole, &ndarray(), "n").unwrap());
+
+    // 600 samples in batches of 32 are 19 steps per epoch: measurements at steps 5, 10, .., 35.
+    let csv = std::fs::read_to_string(straight.join("alignment.csv")).unwrap();
+    let rows: Vec<Vec<f64>> = csv
+        .lines()
+        .skip(1)
+        .map(|line| line.split(',').map(|v| v.parse().unwrap()).collect())
+        .collect();
+    assert_eq!(
+        csv.lines().next(),
+        Some("step,epoch,cosine_linear0,cosine_linear1")
+    );
+    let steps: Vec<f64> = rows.iter().map(|row| row[0]).collect();
+    assert_eq!(
+        steps,
+        vec![5.0, 10.0, 15.0, 20.0, 25.0, 30.0, 35.0],
+        "{csv}"
+    );
+    assert!(
+        rows.iter()
+            .flat_map(|row| &row[2..])
+            .all(|c| (-1.0..=1.0).contains(c))
+    );
+    // The surrogate gradient points the way of the true one on average, clearly so for the
+    // readout, whose per-sample gradient is exact.
+    let mean = report.mean_alignment.clone().unwrap();
+    eprintln!("mean alignment per layer: {mean:?}");
+    assert!(mean[0] > 0.2 && mean[1] > 0.5, "{mean:?}");
+
+    let mut first = whole.clone();
+    first.out = interrupted.clone();
+    first.interrupt_after = Some(1);
+    fit("yin_yang", &model, &splits, &first, &ndarray(), "n").unwrap();
+    let mut second = whole.clone();
+    second.out = interrupted.clone();
+    second.resume = true;
+    let resumed = finished(fit("yin_yang", &model, &splits, &second, &ndarray(), "n").unwrap());
+    let resumed_csv = std::fs::read_to_string(interrupted.join("alignment.csv")).unwrap();
+    assert_eq!(resumed_csv, csv);
+    assert_eq!(resumed.mean_alignment, report.mean_alignment);
+    std::fs::remove_dir_all(straight).unwrap();
+    std::fs::remove_dir_all(interrupted).unwrap();
+}
+
+#[test]
+fn exact_difference_propagation_trains() {
+    let _lock = lock();
+    let out = scratch("exact-rule");
+    let splits = yin_yang(1000, 10);
+    let model = SpikingMlpConfig::new(vec![5, 32, 3])
+        .with_decay(0.9)
+        .with_readout_decay(0.9)
+        .with_firing(Firing::new(
+            Noise::logistic(0.25).unwrap(),
+            SpikeMode::EscapeNoise,
+        ));
+    let mut options = options(out.clone(), 3);
+    options.rule = GradientRule::ExactDifference;
+    let report = finished(fit("yin_yang", &model, &splits, &options, &ndarray(), "n").unwrap());
+    eprintln!(
+        "exact-difference rule: test accuracy {}",
+        report.test_accuracy
+    );
+    // Chance is about 1/3.
+    assert!(report.test_accuracy > 0.6, "{report:?}");
+    std::fs::remove_dir_all(out).unwrap();
+}
+
+#[test]
 fn bad_options_are_named() {
     let splits = yin_yang(100, 5);
     let mut bad = options(scratch("bad"), 1);
@@ -195,6 +279,22 @@ fn bad_options_are_named() {
         error.contains("batch_size") && error.contains('0'),
         "{error}"
     );
+
+    let mut bad = options(scratch("bad"), 1);
+    bad.alignment = Some(AlignmentOptions {
+        every: 0,
+        ..AlignmentOptions::default()
+    });
+    let error = fit(
+        "yin_yang",
+        &model(SpikeMode::Deterministic),
+        &splits,
+        &bad,
+        &ndarray(),
+        "n",
+    )
+    .unwrap_err();
+    assert!(error.contains("every: 0"), "{error}");
 }
 
 /// One short epoch on every compiled-in backend, wgpu included (on the software Vulkan driver

@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 use spikeburn::nn::SpikingMlpConfig;
 use spikeburn::{Firing, Noise, SpikeMode};
 
-use super::trainer::{Outcome, Splits, TrainOptions, fit, write_atomically};
+use super::trainer::{
+    AlignmentOptions, GradientRule, Outcome, Splits, TrainOptions, fit, write_atomically,
+};
 
 /// Everything a training run is made of; `D` is the dataset's own settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -39,6 +41,16 @@ pub struct RunConfig<D> {
     pub decay: f64,
     /// Membrane decay of the readout per step.
     pub readout_decay: f64,
+    /// In escape mode, the noise the forward draws when it differs from `noise` (whose density
+    /// stays the surrogate); `family:scale` on the command line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sampling: Option<Noise>,
+    /// What the optimiser follows: `surrogate` or `exact_difference`.
+    #[serde(default)]
+    pub rule: GradientRule,
+    /// Measure gradient alignment during training; `None` to skip.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alignment: Option<AlignmentOptions>,
     /// The dataset's settings.
     pub data: D,
 }
@@ -76,6 +88,21 @@ pub struct RunFlags {
     /// Output folder.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// In escape mode, fire under this noise (`family:scale`) while training with the density
+    /// of --noise.
+    #[arg(long)]
+    pub sampling: Option<Noise>,
+    /// What the optimiser follows: surrogate (Burn's backward) or exact_difference (causal
+    /// propagation on the host).
+    #[arg(long)]
+    pub rule: Option<GradientRule>,
+    /// Every this many optimiser steps, log the cosine between the training gradient and an
+    /// exact-difference estimate of the true gradient (alignment.csv, alignment.png).
+    #[arg(long)]
+    pub alignment_every: Option<usize>,
+    /// Noise samples per input for the alignment estimate (default 8).
+    #[arg(long)]
+    pub alignment_replicas: Option<usize>,
     /// Continue from the checkpoint in the output folder.
     #[arg(long)]
     pub resume: bool,
@@ -120,6 +147,22 @@ impl RunFlags {
         }
         if let Some(out) = &self.out {
             config.out = out.clone();
+        }
+        if let Some(sampling) = self.sampling {
+            config.sampling = Some(sampling);
+        }
+        if let Some(rule) = self.rule {
+            config.rule = rule;
+        }
+        if self.alignment_every.is_some() || self.alignment_replicas.is_some() {
+            let mut alignment = config.alignment.unwrap_or_default();
+            if let Some(every) = self.alignment_every {
+                alignment.every = every;
+            }
+            if let Some(replicas) = self.alignment_replicas {
+                alignment.replicas = replicas;
+            }
+            config.alignment = Some(alignment);
         }
         Ok(config)
     }
@@ -178,10 +221,14 @@ pub fn run<D: Serialize>(
     let mut sizes = vec![inputs];
     sizes.extend(&config.hidden);
     sizes.push(classes);
+    let mut firing = Firing::new(config.noise, config.mode);
+    if let Some(sampling) = config.sampling {
+        firing = firing.with_sampling(sampling);
+    }
     let model = SpikingMlpConfig::new(sizes)
         .with_decay(config.decay)
         .with_readout_decay(config.readout_decay)
-        .with_firing(Firing::new(config.noise, config.mode));
+        .with_firing(firing);
     let options = TrainOptions {
         epochs: config.epochs,
         batch_size: config.batch_size,
@@ -191,6 +238,8 @@ pub fn run<D: Serialize>(
         resume: flags.resume,
         progress: !flags.quiet,
         interrupt_after: None,
+        rule: config.rule,
+        alignment: config.alignment,
     };
     super::create_folder(&config.out)?;
     let text = serde_json::to_string_pretty(config).expect("configs serialise");

@@ -20,6 +20,8 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
+use spikeburn::bridge::{CausalMlp, LinearGradient, autodiff_gradients, gradients_params};
+use spikeburn::causal::{PropagationMode, cosine};
 use spikeburn::data::{SpikeBatch, SpikeBatcher, SpikeSample};
 use spikeburn::nn::loss::{accuracy, cross_entropy, max_over_time};
 use spikeburn::nn::{SpikingMlp, SpikingMlpConfig};
@@ -56,6 +58,76 @@ pub struct TrainOptions {
     /// Stop after this many epochs of this run, as if killed after writing the checkpoint.
     #[serde(skip)]
     pub interrupt_after: Option<usize>,
+    /// What the optimiser follows. Default: the surrogate gradient.
+    #[serde(default)]
+    pub rule: GradientRule,
+    /// Log the training gradient's alignment with the true gradient; `None` to skip.
+    #[serde(default)]
+    pub alignment: Option<AlignmentOptions>,
+}
+
+/// The gradient a run trains with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GradientRule {
+    /// Burn's autodiff backward: the noise density as surrogate derivative. The default.
+    #[default]
+    Surrogate,
+    /// Exact-difference propagation of spike effects (THEORY.md section 2, step 4) on one noise
+    /// sample per input, computed by the causal estimators on the host.
+    ExactDifference,
+}
+
+impl std::str::FromStr for GradientRule {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        match name {
+            "surrogate" => Ok(GradientRule::Surrogate),
+            "exact_difference" | "exact-difference" => Ok(GradientRule::ExactDifference),
+            other => Err(format!(
+                "unknown gradient rule `{other}`, expected surrogate or exact_difference"
+            )),
+        }
+    }
+}
+
+/// How often and how precisely to measure gradient alignment during training.
+///
+/// Every `every` optimiser steps, the gradient of the batch's mean expected loss is estimated by
+/// exact-difference propagation over `replicas` fresh noise samples of each of the batch's
+/// first `samples` inputs, and the cosine between it and the gradient the optimiser follows is
+/// logged for every `Linear` layer. The noise is the layers' forward noise (for a deterministic
+/// network: the noise whose density is its surrogate).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct AlignmentOptions {
+    /// Optimiser steps between measurements.
+    pub every: usize,
+    /// Inputs of the batch used (at most the batch).
+    pub samples: usize,
+    /// Noise samples per input.
+    pub replicas: usize,
+}
+
+impl Default for AlignmentOptions {
+    fn default() -> Self {
+        AlignmentOptions {
+            every: 25,
+            samples: 32,
+            replicas: 8,
+        }
+    }
+}
+
+/// One alignment measurement.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlignmentPoint {
+    /// The optimiser step, from 1.
+    pub step: usize,
+    /// The epoch, from 1.
+    pub epoch: usize,
+    /// The cosine per `Linear` layer, input side first.
+    pub cosine: Vec<f64>,
 }
 
 impl TrainOptions {
@@ -66,6 +138,13 @@ impl TrainOptions {
         }
         if self.batch_size == 0 {
             return Err("`batch_size` must be at least 1, got 0".into());
+        }
+        if let Some(alignment) = &self.alignment
+            && (alignment.every == 0 || alignment.samples == 0 || alignment.replicas == 0)
+        {
+            return Err(format!(
+                "alignment needs positive `every`, `samples` and `replicas`, got {alignment:?}"
+            ));
         }
         if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {
             return Err(format!(
@@ -117,6 +196,9 @@ pub struct Report {
     pub options: TrainOptions,
     /// Every epoch's metrics.
     pub history: Vec<EpochMetrics>,
+    /// The mean alignment cosine per `Linear` layer over the run, when it was measured.
+    #[serde(default)]
+    pub mean_alignment: Option<Vec<f64>>,
 }
 
 /// How a call to [`fit`] ended.
@@ -138,6 +220,8 @@ struct CheckpointState {
     model: serde_json::Value,
     seed: u64,
     history: Vec<EpochMetrics>,
+    #[serde(default)]
+    alignment: Vec<AlignmentPoint>,
 }
 
 const CHECKPOINT: &str = "checkpoint";
@@ -185,6 +269,7 @@ pub fn fit(
     let mut network = model.init(device);
     let mut optimizer = AdamConfig::new().init();
     let mut history = Vec::new();
+    let mut alignment = Vec::new();
     if options.resume {
         if let Some(state) = read_checkpoint(&options.out)? {
             if state.model != model_json || state.task != task || state.seed != options.seed {
@@ -202,6 +287,7 @@ pub fn fit(
                 .load(folder.join(OPTIMIZER_FILE))
                 .map_err(|error| format!("cannot load the checkpointed optimiser: {error}"))?;
             history = state.history;
+            alignment = state.alignment;
             eprintln!("resuming after epoch {}", history.len());
         } else {
             eprintln!(
@@ -224,13 +310,48 @@ pub fn fit(
         order.shuffle(&mut StdRng::seed_from_u64(epoch_seed(options.seed, epoch)));
         let progress = progress_bar(options, order.len(), epoch);
         let (mut loss_sum, mut correct, mut seen) = (0.0, 0.0, 0);
-        for indices in order.chunks(options.batch_size) {
+        let batches = splits.train.len().div_ceil(options.batch_size);
+        for (index, indices) in order.chunks(options.batch_size).enumerate() {
+            let step = (epoch - 1) * batches + index + 1;
             let batch = load(&batcher, splits.train.as_ref(), indices, device)?;
-            let logits = max_over_time(network.forward(batch.input).membrane); // [batch, classes]
+            let logits = max_over_time(network.forward(batch.input.clone()).membrane); // [batch, classes]
             let loss = cross_entropy(logits.clone(), batch.labels.clone());
-            correct += accuracy(logits.detach(), batch.labels) * indices.len() as f64;
+            correct += accuracy(logits.detach(), batch.labels.clone()) * indices.len() as f64;
 
-            let gradients = GradientsParams::from_grads(loss.backward(), &network);
+            let step_seed = epoch_seed(options.seed ^ 0x5eed, step);
+            let measure = options.alignment.filter(|a| step % a.every == 0);
+            let (gradients, followed) = match options.rule {
+                GradientRule::Surrogate => {
+                    let gradients = loss.clone().backward();
+                    let followed = measure.map(|_| autodiff_gradients(&network, &gradients));
+                    (GradientsParams::from_grads(gradients, &network), followed)
+                }
+                GradientRule::ExactDifference => {
+                    let layers = causal_gradient(&network, &batch, None, 1, step_seed)?;
+                    let gradients = gradients_params(&network, &layers, device);
+                    (gradients, Some(layers))
+                }
+            };
+            if let (Some(options), Some(followed)) = (measure, followed) {
+                let samples = options.samples.min(indices.len());
+                let reference = causal_gradient(
+                    &network,
+                    &batch,
+                    Some(samples),
+                    options.replicas,
+                    !step_seed,
+                )?;
+                let cosine = followed
+                    .iter()
+                    .zip(&reference)
+                    .map(|(a, b)| cosine(&a.flat(), &b.flat()))
+                    .collect();
+                alignment.push(AlignmentPoint {
+                    step,
+                    epoch,
+                    cosine,
+                });
+            }
             network = optimizer.step(learning_rate, network, gradients);
             loss_sum += loss.into_scalar::<f32>() as f64 * indices.len() as f64;
             seen += indices.len();
@@ -268,11 +389,15 @@ pub fn fit(
         history.push(metrics);
 
         write_metrics(&options.out, &history)?;
+        if options.alignment.is_some() {
+            write_alignment(&options.out, &alignment)?;
+        }
         let state = CheckpointState {
             task: task.to_string(),
             model: model_json.clone(),
             seed: options.seed,
             history: history.clone(),
+            alignment: alignment.clone(),
         };
         write_checkpoint(&options.out, &network, &optimizer, &state)?;
         if options.interrupt_after == Some(epoch - started_at) && epoch < options.epochs {
@@ -297,14 +422,104 @@ pub fn fit(
         model: model_json,
         options: options.clone(),
         history,
+        mean_alignment: mean_alignment(&alignment),
     };
     let text = serde_json::to_string_pretty(&report).expect("reports serialise");
     write_atomically(&options.out.join("report.json"), text.as_bytes())?;
-    if let Err(message) = write_figures(&options.out, &report, &final_model, splits, device) {
+    let figures =
+        write_figures(&options.out, &report, &final_model, splits, device).and_then(|()| {
+            match options.alignment {
+                Some(_) => alignment_figure(&options.out, &report.task, &alignment),
+                None => Ok(()),
+            }
+        });
+    if let Err(message) = figures {
         eprintln!("warning: figures not written: {message}");
     }
 
     Ok(Outcome::Finished(Box::new(report)))
+}
+
+/// The mean over a batch (or its first `samples` inputs) of the exact-difference gradient
+/// estimate with `replicas` noise samples per input.
+fn causal_gradient(
+    network: &SpikingMlp,
+    batch: &SpikeBatch,
+    samples: Option<usize>,
+    replicas: usize,
+    seed: u64,
+) -> Result<Vec<LinearGradient>, String> {
+    let view = CausalMlp::new(network).map_err(|error| error.to_string())?;
+    let mut inputs = spikeburn::bridge::sequences(batch.input.clone());
+    let mut targets = spikeburn::bridge::labels(batch.labels.clone());
+    if let Some(samples) = samples {
+        inputs.truncate(samples);
+        targets.truncate(samples);
+    }
+    view.estimate(
+        &inputs,
+        &targets,
+        replicas,
+        PropagationMode::ExactDifference,
+        seed,
+    )
+    .map_err(|error| format!("cannot estimate the causal gradient: {error}"))
+}
+
+/// The mean cosine per layer over all measurements.
+fn mean_alignment(points: &[AlignmentPoint]) -> Option<Vec<f64>> {
+    let layers = points.first()?.cosine.len();
+    let n = points.len() as f64;
+    Some(
+        (0..layers)
+            .map(|layer| points.iter().map(|p| p.cosine[layer]).sum::<f64>() / n)
+            .collect(),
+    )
+}
+
+/// Writes `alignment.csv`: one row per measurement, one cosine column per `Linear` layer.
+fn write_alignment(out: &Path, points: &[AlignmentPoint]) -> Result<(), String> {
+    let layers = points.first().map_or(0, |p| p.cosine.len());
+    let mut text = String::from("step,epoch");
+    for layer in 0..layers {
+        text.push_str(&format!(",cosine_linear{layer}"));
+    }
+    text.push('\n');
+    for point in points {
+        text.push_str(&format!("{},{}", point.step, point.epoch));
+        for cosine in &point.cosine {
+            text.push_str(&format!(",{cosine}"));
+        }
+        text.push('\n');
+    }
+    write_atomically(&out.join("alignment.csv"), text.as_bytes())
+}
+
+/// `alignment.png`: the cosine of every layer against the optimiser step.
+fn alignment_figure(out: &Path, task: &str, points: &[AlignmentPoint]) -> Result<(), String> {
+    let layers = points.first().map_or(0, |p| p.cosine.len());
+    let series = (0..layers)
+        .map(|layer| {
+            let name = if layer + 1 == layers {
+                "readout weights".to_string()
+            } else {
+                format!("hidden layer {} weights", layer + 1)
+            };
+            let line = points.iter().map(|p| (p.step as f64, p.cosine[layer]));
+            Series::new(name, line.collect())
+        })
+        .collect();
+    line_chart(
+        &out.join("alignment.png"),
+        &LineChart {
+            title: format!("{task}: cosine(training gradient, exact-difference estimate)"),
+            x_label: "optimiser step".into(),
+            y_label: "cosine".into(),
+            log_x: false,
+            y_range: Some((-0.2, 1.0)),
+            series,
+        },
+    )
 }
 
 fn progress_bar(options: &TrainOptions, samples: usize, epoch: usize) -> ProgressBar {

@@ -28,7 +28,7 @@ use spikeburn::data::{ImageEncoding, Mnist, MnistDataset, MnistSplit, SpikeSampl
 use spikeburn::{Noise, SpikeMode};
 
 use common::cli::{RunConfig, RunFlags, run};
-use common::trainer::Splits;
+use common::trainer::{GradientRule, Splits};
 
 /// Training images held out for validation.
 const VALIDATION: usize = 5000;
@@ -56,6 +56,9 @@ fn defaults() -> RunConfig<MnistData> {
         out: PathBuf::from("out/mnist"),
         decay: 0.95,
         readout_decay: 0.95,
+        sampling: None,
+        rule: GradientRule::Surrogate,
+        alignment: None,
         data: MnistData {
             dir: PathBuf::from("data/mnist"),
             encoding: ImageEncoding::Latency {

@@ -26,7 +26,7 @@ use spikeburn::data::{Randman, RandmanConfig};
 use spikeburn::{Noise, SpikeMode};
 
 use common::cli::{RunConfig, RunFlags, run};
-use common::trainer::Splits;
+use common::trainer::{GradientRule, Splits};
 
 fn defaults() -> RunConfig<RandmanConfig> {
     RunConfig {
@@ -41,6 +41,9 @@ fn defaults() -> RunConfig<RandmanConfig> {
         out: PathBuf::from("out/randman"),
         decay: 0.95,
         readout_decay: 0.95,
+        sampling: None,
+        rule: GradientRule::Surrogate,
+        alignment: None,
         data: RandmanConfig::default(),
     }
 }

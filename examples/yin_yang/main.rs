@@ -28,7 +28,7 @@ use spikeburn::data::{YinYangDataset, YinYangEncoding, yin_yang_splits};
 use spikeburn::{Noise, SpikeMode};
 
 use common::cli::{RunConfig, RunFlags, run};
-use common::trainer::Splits;
+use common::trainer::{GradientRule, Splits};
 
 /// The dataset settings of a Yin-Yang run.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -53,6 +53,9 @@ fn defaults() -> RunConfig<YinYangData> {
         readout_decay: 0.9,
         // Latency-coded spikes (`--encoding latency`) do not learn with these settings; with
         // `--hidden 120 --lr 0.002` they reached 92.6% (README, limitations).
+        sampling: None,
+        rule: GradientRule::Surrogate,
+        alignment: None,
         data: YinYangData {
             encoding: YinYangEncoding::Current { steps: 30 },
         },
