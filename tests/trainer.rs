@@ -201,10 +201,8 @@ fn alignment_is_logged_and_survives_a_resume() {
         .skip(1)
         .map(|line| line.split(',').map(|v| v.parse().unwrap()).collect())
         .collect();
-    assert_eq!(
-        csv.lines().next(),
-        Some("step,epoch,cosine_linear0,cosine_linear1")
-    );
+    let header = "step,epoch,cosine_linear0,cosine_linear1,consistency_linear0,consistency_linear1";
+    assert_eq!(csv.lines().next(), Some(header));
     let steps: Vec<f64> = rows.iter().map(|row| row[0]).collect();
     assert_eq!(
         steps,

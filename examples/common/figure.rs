@@ -250,3 +250,86 @@ pub fn raster(path: &Path, raster: &Raster) -> Result<(), String> {
 
     root.present().map_err(|e| failed(&e))
 }
+
+/// A grid of numbers drawn as coloured cells with their values written in.
+#[derive(Debug, Clone)]
+pub struct Heatmap {
+    /// The title above the grid.
+    pub title: String,
+    /// What the rows are (written left of their names).
+    pub row_label: String,
+    /// What the columns are (written under their names).
+    pub column_label: String,
+    /// One name per row, top to bottom.
+    pub rows: Vec<String>,
+    /// One name per column, left to right.
+    pub columns: Vec<String>,
+    /// `values[row][column]`; `None` leaves a cell grey.
+    pub values: Vec<Vec<Option<f64>>>,
+    /// The values mapped to the two ends of the colour scale.
+    pub range: (f64, f64),
+    /// Decimals written in each cell.
+    pub decimals: usize,
+}
+
+/// Writes `heatmap` as a PNG at `path`: light yellow (low) to dark blue (high).
+pub fn heatmap(path: &Path, heatmap: &Heatmap) -> Result<(), String> {
+    ensure_font()?;
+    let failed = |error: &dyn std::fmt::Display| format!("{}: {error}", path.display());
+    let (rows, columns) = (heatmap.rows.len().max(1), heatmap.columns.len().max(1));
+    let (cell_w, cell_h) = (84_i32, 44_i32);
+    let (left, top) = (200_i32, 70_i32);
+    let width = (left + cell_w * columns as i32 + 40) as u32;
+    let height = (top + cell_h * rows as i32 + 90) as u32;
+
+    let root = BitMapBackend::new(path, (width, height)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| failed(&e))?;
+    let text = |size: i32| ("sans-serif", size).into_font();
+    root.draw(&Text::new(heatmap.title.clone(), (16, 16), text(22)))
+        .map_err(|e| failed(&e))?;
+
+    let (low, high) = heatmap.range;
+    let colour = |value: f64| {
+        let t = ((value - low) / (high - low)).clamp(0.0, 1.0);
+        // From (255, 247, 188) to (8, 48, 107), linearly.
+        let mix = |a: f64, b: f64| (a + t * (b - a)).round() as u8;
+        (
+            RGBColor(mix(255.0, 8.0), mix(247.0, 48.0), mix(188.0, 107.0)),
+            t > 0.55,
+        )
+    };
+    for (r, row) in heatmap.values.iter().enumerate() {
+        let y = top + r as i32 * cell_h;
+        let name = heatmap.rows.get(r).cloned().unwrap_or_default();
+        root.draw(&Text::new(name, (12, y + cell_h / 2 - 8), text(16)))
+            .map_err(|e| failed(&e))?;
+        for (c, value) in row.iter().enumerate() {
+            let x = left + c as i32 * cell_w;
+            let (fill, dark) = value.map_or((RGBColor(210, 210, 210), false), colour);
+            let corners = [(x, y), (x + cell_w - 2, y + cell_h - 2)];
+            root.draw(&Rectangle::new(corners, fill.filled()))
+                .map_err(|e| failed(&e))?;
+            if let Some(value) = value {
+                let label = format!("{value:.*}", heatmap.decimals);
+                let ink = if dark { WHITE } else { BLACK };
+                let style = text(15).color(&ink);
+                root.draw(&Text::new(label, (x + 10, y + cell_h / 2 - 8), style))
+                    .map_err(|e| failed(&e))?;
+            }
+        }
+    }
+    let bottom = top + rows as i32 * cell_h;
+    for (c, name) in heatmap.columns.iter().enumerate() {
+        let x = left + c as i32 * cell_w;
+        root.draw(&Text::new(name.clone(), (x + 4, bottom + 6), text(14)))
+            .map_err(|e| failed(&e))?;
+    }
+    let footer = format!(
+        "{} (rows) x {} (columns)",
+        heatmap.row_label, heatmap.column_label
+    );
+    root.draw(&Text::new(footer, (left, bottom + 40), text(16)))
+        .map_err(|e| failed(&e))?;
+
+    root.present().map_err(|e| failed(&e))
+}

@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod figure;
+pub mod grid;
 pub mod table;
 pub mod trainer;
 

@@ -35,7 +35,7 @@ pub use network::{
 };
 pub use propagation::{
     ParameterGradient, PropagationMode, propagated_effects, propagated_gradient,
-    propagated_parameters, surrogate_backward,
+    propagated_parameters, propagated_parameters_all, surrogate_backward,
 };
 pub use simulate::{Intervention, NoiseStreams, Trajectory};
 pub use spikeburn_noise::Noise;

@@ -61,7 +61,30 @@ pub fn propagated_parameters(
     trajectory: &Trajectory,
     mode: PropagationMode,
 ) -> ParameterGradient {
-    let coefficient = coefficients(network, &network.children(), trajectory, mode);
+    propagated_parameters_with(network, &network.children(), trajectory, mode)
+}
+
+/// [`propagated_parameters`] of many trajectories of one network: the children lists are built
+/// once.
+pub fn propagated_parameters_all(
+    network: &Network,
+    trajectories: &[Trajectory],
+    mode: PropagationMode,
+) -> Vec<ParameterGradient> {
+    let children = network.children();
+    trajectories
+        .iter()
+        .map(|trajectory| propagated_parameters_with(network, &children, trajectory, mode))
+        .collect()
+}
+
+fn propagated_parameters_with(
+    network: &Network,
+    children: &[Vec<(usize, f64)>],
+    trajectory: &Trajectory,
+    mode: PropagationMode,
+) -> ParameterGradient {
+    let coefficient = coefficients(network, children, trajectory, mode);
     ParameterGradient {
         weights: network.weight_gradient(trajectory.spikes(), &coefficient),
         biases: network.bias_gradient(&coefficient),

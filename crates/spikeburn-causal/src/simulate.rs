@@ -331,8 +331,13 @@ impl Network {
             }
             // The same layer at later steps: recurrent weights and the unit's own reset.
             let offset = self.layer_offset(id.layer);
+            // Without recurrence only the unit itself is a child (through its reset).
+            let posts = match layer.recurrent() {
+                Some(_) => 0..layer.units(),
+                None => id.unit..id.unit + 1,
+            };
             for later in id.step + 1..steps {
-                for post in 0..layer.units() {
+                for post in posts.clone() {
                     let decay = layer.decay()[post];
                     let lag = (later - id.step) as i32;
                     let mut c = match layer.recurrent() {

@@ -279,10 +279,14 @@ fn whole_sequences_equal_loops_of_steps_in_value_and_gradient() {
         values(input.grad(&sequence_gradients).unwrap()),
         values(input.grad(&step_gradients).unwrap())
     );
+    // The sequence resolves the decay's sigmoid once and sums the step gradients before its
+    // derivative; the steps apply the derivative at every step. Same value, other rounding.
     let logit = layer.decay.logit.as_ref().unwrap();
-    assert_eq!(
-        values(logit.grad(&sequence_gradients).unwrap()),
-        values(logit.grad(&step_gradients).unwrap())
+    assert_close(
+        &values(logit.grad(&sequence_gradients).unwrap()),
+        &values(logit.grad(&step_gradients).unwrap()),
+        1e-6,
+        "decay logit gradient",
     );
 }
 
