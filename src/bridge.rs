@@ -36,7 +36,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use spikeburn_causal::{
     CausalError, InputSpec, LayerSpec, LossSpec, Network, NetworkSpec, ParameterGradient, PerUnit,
-    PropagationMode, propagated_parameters,
+    PropagationMode, propagated_parameters_all,
 };
 use spikeburn_nn::SpikingMlp;
 use spikeburn_nn::neuron::Reset;
@@ -317,10 +317,11 @@ impl CausalMlp {
                             let index = (part * chunk + offset) as u64;
                             let mut rng = StdRng::seed_from_u64(sample_seed(seed, index));
                             let network = self.network(input, target)?;
-                            for _ in 0..replicas {
-                                let noise = network.sample_noise(&mut rng);
-                                let trajectory = network.simulate(&noise);
-                                let gradient = propagated_parameters(&network, &trajectory, mode);
+                            let trajectories: Vec<_> = (0..replicas)
+                                .map(|_| network.simulate(&network.sample_noise(&mut rng)))
+                                .collect();
+                            for gradient in propagated_parameters_all(&network, &trajectories, mode)
+                            {
                                 let layers = self.linear_gradients(&gradient);
                                 let sum = sum.get_or_insert_with(|| {
                                     layers.iter().map(LinearGradient::zeros_like).collect()
