@@ -138,6 +138,7 @@ pub fn line_chart(path: &Path, chart: &LineChart) -> Result<(), String> {
         plot.configure_mesh()
             .x_desc(&chart.x_label)
             .y_desc(&chart.y_label)
+            .x_label_formatter(&|x| tick(*x))
             .label_style(("sans-serif", 16))
             .draw()
             .map_err(|e| failed(&e))?;
@@ -156,6 +157,21 @@ pub fn line_chart(path: &Path, chart: &LineChart) -> Result<(), String> {
     }
 
     root.present().map_err(|e| failed(&e))
+}
+
+/// A tick label with at most three significant digits and no trailing zeros.
+fn tick(value: f64) -> String {
+    let digits = if value == 0.0 {
+        0
+    } else {
+        (2 - value.abs().log10().floor() as i32).max(0) as usize
+    };
+    let text = format!("{value:.digits$}");
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    }
 }
 
 type Plot<'a, X> =
@@ -254,7 +270,7 @@ pub fn raster(path: &Path, raster: &Raster) -> Result<(), String> {
 /// A grid of numbers drawn as coloured cells with their values written in.
 #[derive(Debug, Clone)]
 pub struct Heatmap {
-    /// The title above the grid.
+    /// The title above the grid; a second line is written smaller.
     pub title: String,
     /// What the rows are (written left of their names).
     pub row_label: String,
@@ -278,15 +294,19 @@ pub fn heatmap(path: &Path, heatmap: &Heatmap) -> Result<(), String> {
     let failed = |error: &dyn std::fmt::Display| format!("{}: {error}", path.display());
     let (rows, columns) = (heatmap.rows.len().max(1), heatmap.columns.len().max(1));
     let (cell_w, cell_h) = (84_i32, 44_i32);
-    let (left, top) = (200_i32, 70_i32);
+    let (left, top) = (200_i32, 84_i32);
     let width = (left + cell_w * columns as i32 + 40) as u32;
     let height = (top + cell_h * rows as i32 + 90) as u32;
 
     let root = BitMapBackend::new(path, (width, height)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| failed(&e))?;
     let text = |size: i32| ("sans-serif", size).into_font();
-    root.draw(&Text::new(heatmap.title.clone(), (16, 16), text(22)))
-        .map_err(|e| failed(&e))?;
+    for (line, title) in heatmap.title.lines().enumerate() {
+        let size = if line == 0 { 22 } else { 16 };
+        let at = (16, 12 + 28 * line as i32);
+        root.draw(&Text::new(title.to_string(), at, text(size)))
+            .map_err(|e| failed(&e))?;
+    }
 
     let (low, high) = heatmap.range;
     let colour = |value: f64| {

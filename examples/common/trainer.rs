@@ -339,9 +339,9 @@ pub fn fit(
                     (gradients, Some(layers))
                 }
             };
-            if let (Some(options), Some(followed)) = (measure, followed) {
-                let samples = Some(options.samples.min(indices.len()));
-                let half = options.replicas.div_ceil(2);
+            if let (Some(settings), Some(followed)) = (measure, followed) {
+                let samples = Some(settings.samples.min(indices.len()));
+                let half = settings.replicas.div_ceil(2);
                 // Two independent halves: their mean is the reference, their agreement says how
                 // far the reference's own noise limits the cosine.
                 let first = causal_gradient(&network, &batch, samples, half, !step_seed)?;
@@ -575,7 +575,8 @@ fn progress_bar(options: &TrainOptions, samples: usize, epoch: usize) -> Progres
     bar
 }
 
-fn load(
+/// Reads the samples at `indices` of `dataset` as one batch on `device`.
+pub fn load(
     batcher: &SpikeBatcher,
     dataset: &dyn Dataset<SpikeSample>,
     indices: &[usize],

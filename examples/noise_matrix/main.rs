@@ -235,20 +235,30 @@ fn write_results(
     let figures = [
         (
             "accuracy.png",
-            format!("Yin-Yang test accuracy % ({settings})"),
+            format!("Yin-Yang test accuracy %, mean over seeds\n{settings}"),
             values(&|reports| accuracy(reports).0),
             (33.0, 100.0),
             1,
         ),
         (
             "alignment.png",
-            format!("cosine(surrogate, exact-difference), hidden weights ({settings})"),
+            format!("Alignment of the hidden weights' surrogate gradient\n{settings}"),
             values(&|reports| alignment(reports, 0)),
             (0.0, 1.0),
             2,
         ),
     ];
-    for (file, title, values, range, decimals) in figures {
+    for (file, title, values, limits, decimals) in figures {
+        // The colour scale spans the values found, within the quantity's possible range.
+        let found = values.iter().flatten().flatten().copied();
+        let (low, high) = found.fold((f64::INFINITY, f64::NEG_INFINITY), |(low, high), v| {
+            (low.min(v), high.max(v))
+        });
+        let range = if low < high {
+            (low.max(limits.0), high.min(limits.1))
+        } else {
+            limits
+        };
         let map = Heatmap {
             title,
             row_label: "forward noise".into(),
