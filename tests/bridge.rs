@@ -4,6 +4,8 @@
 
 #![allow(deprecated)] // Device::ndarray(), Burn's CPU device by name
 
+use std::sync::Mutex;
+
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -15,6 +17,10 @@ use spikeburn::nn::loss::{cross_entropy, max_over_time};
 use spikeburn::nn::neuron::Reset;
 use spikeburn::nn::{SpikingMlp, SpikingMlpConfig};
 use spikeburn::{Firing, Noise, SpikeMode};
+
+/// The backend's random generator is global: the tests seed it and draw from it under this lock,
+/// so that tests running in parallel threads do not draw from each other's streams.
+static RANDOM: Mutex<()> = Mutex::new(());
 
 const STEPS: usize = 10;
 const BATCH: usize = 4;
@@ -80,6 +86,9 @@ fn assert_close(name: &str, burn: &[f64], causal: &[f64]) -> f64 {
 }
 
 fn agreement(noise: Noise) {
+    let _lock = RANDOM
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let device = Device::ndarray().autodiff();
     let model = model(noise, &device);
     device.seed(11);

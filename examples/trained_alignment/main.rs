@@ -77,6 +77,15 @@ struct Args {
     out: PathBuf,
 }
 
+/// The measurements at one noise scale.
+struct ScalePoint {
+    scale: f64,
+    /// Surrogate against exact difference, per `Linear` layer.
+    cosines: Vec<f64>,
+    /// The exact-difference estimate's consistency, hidden layer.
+    consistency: f64,
+}
+
 fn main() -> ExitCode {
     common::exit(run(&Args::parse()))
 }
@@ -223,16 +232,20 @@ fn run(args: &Args) -> Result<(), String> {
             format!("{reference_consistency:.3}"),
             format!("{rate:.3}"),
         ]);
-        points.push((scale, cosines, reference_consistency));
+        points.push(ScalePoint {
+            scale,
+            cosines,
+            consistency: reference_consistency,
+        });
     }
     table.write(&args.out, "alignment")?;
     let (check, checked) = check_against_interventions(args, &trained, &batch, &device)?;
     check.write(&args.out, "intervention_check")?;
 
-    let line = |name: &str, value: &dyn Fn(&(f64, Vec<f64>, f64)) -> f64| {
-        Series::new(name, points.iter().map(|p| (p.0, value(p))).collect())
+    let line = |name: &str, value: &dyn Fn(&ScalePoint) -> f64| {
+        Series::new(name, points.iter().map(|p| (p.scale, value(p))).collect())
     };
-    let mut consistency = line("reference consistency (hidden)", &|p| p.2);
+    let mut consistency = line("reference consistency (hidden)", &|p| p.consistency);
     consistency.dashed = true;
     let chart = LineChart {
         title: format!(
@@ -245,9 +258,9 @@ fn run(args: &Args) -> Result<(), String> {
         log_x: true,
         y_range: Some((-0.2, 1.0)),
         series: vec![
-            line("hidden weights vs exact difference", &|p| p.1[0]),
+            line("hidden weights vs exact difference", &|p| p.cosines[0]),
             line("readout weights vs exact difference", &|p| {
-                p.1[p.1.len() - 1]
+                p.cosines[p.cosines.len() - 1]
             }),
             consistency,
             Series::new(
