@@ -40,6 +40,18 @@ const CROSS_ENTROPY_JSON: &str = r#"{
     "loss": {"kind": "cross_entropy", "target": 2}
 }"#;
 
+/// One LIF layer with biases, read out by a leaky integrator's maximum over time: the form a
+/// bridged `SpikingMlp` takes.
+const MAX_READOUT_JSON: &str = r#"{
+    "input": [[1.0, 0.0], [0.5, 1.0], [0.0, 1.0], [1.0, 1.0]],
+    "layers": [
+        {"weights": [[0.8, -0.3], [0.4, 0.9], [-0.5, 0.7]], "threshold": 0.5, "decay": 0.8,
+         "bias": [0.1, -0.2, 0.05]}
+    ],
+    "loss": {"kind": "max_readout", "weights": [[1.0, -0.5, 0.3], [0.2, 0.6, -0.4]],
+             "bias": [0.05, -0.1], "decay": 0.9, "target": 1}
+}"#;
+
 fn networks() -> Vec<(&'static str, Network)> {
     let read = |text: &str, noise: Noise| NetworkSpec::from_json(text)?.check(Some(noise));
     vec![
@@ -54,6 +66,10 @@ fn networks() -> Vec<(&'static str, Network)> {
         (
             "cross_entropy",
             read(CROSS_ENTROPY_JSON, Noise::laplace(0.3).unwrap()).unwrap(),
+        ),
+        (
+            "max_readout",
+            read(MAX_READOUT_JSON, Noise::cauchy(0.2).unwrap()).unwrap(),
         ),
     ]
 }

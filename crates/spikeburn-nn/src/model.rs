@@ -158,26 +158,9 @@ impl SpikingMlp {
     /// # Panics
     /// If the last axis of `input` is not `inputs`.
     pub fn forward(&self, input: Tensor<3>) -> SpikingMlpOutput {
-        check_sequence("SpikingMlp", &input, self.inputs);
-
-        let mut hidden_spikes = Vec::with_capacity(self.lifs.len());
-        let mut activity = input;
-        for (linear, lif) in self.linears.iter().zip(&self.lifs) {
-            let current = linear.forward(activity); // [time, batch, hidden]
-            activity = lif.forward(current, None, false).spikes;
-            hidden_spikes.push(activity.clone());
-        }
-        let readout = self
-            .linears
-            .last()
-            .expect("at least one Linear")
-            .forward(activity);
-        let (membrane, _) = self.readout.forward(readout, None);
-
-        SpikingMlpOutput {
-            membrane,
-            hidden_spikes,
-        }
+        self.run(input, |lif, current, _| {
+            lif.forward(current, None, false).spikes
+        })
     }
 
     /// [`forward`](SpikingMlp::forward) with a given escape-noise sample for every hidden layer
@@ -191,18 +174,31 @@ impl SpikingMlp {
     /// # Panics
     /// If `noise` does not hold one tensor of the right shape per hidden layer.
     pub fn forward_with_noise(&self, input: Tensor<3>, noise: Vec<Tensor<3>>) -> SpikingMlpOutput {
-        check_sequence("SpikingMlp", &input, self.inputs);
         assert_eq!(
             noise.len(),
             self.lifs.len(),
             "SpikingMlp: one noise tensor per hidden layer"
         );
+        self.run(input, |lif, current, layer| {
+            let noise = noise[layer].clone();
+            lif.forward_with_noise(current, noise, None, false).spikes
+        })
+    }
+
+    /// The network with `fire(lif, current, layer)` turning each hidden layer's input current
+    /// into its spikes.
+    fn run(
+        &self,
+        input: Tensor<3>,
+        mut fire: impl FnMut(&Lif, Tensor<3>, usize) -> Tensor<3>,
+    ) -> SpikingMlpOutput {
+        check_sequence("SpikingMlp", &input, self.inputs);
 
         let mut hidden_spikes = Vec::with_capacity(self.lifs.len());
         let mut activity = input;
-        for ((linear, lif), noise) in self.linears.iter().zip(&self.lifs).zip(noise) {
+        for (layer, (linear, lif)) in self.linears.iter().zip(&self.lifs).enumerate() {
             let current = linear.forward(activity); // [time, batch, hidden]
-            activity = lif.forward_with_noise(current, noise, None, false).spikes;
+            activity = fire(lif, current, layer);
             hidden_spikes.push(activity.clone());
         }
         let readout = self

@@ -94,3 +94,36 @@ fn noise_of_another_shape_is_refused() {
     let noise = Tensor::<1>::zeros([4], &device());
     let _ = firing.fire_with_noise(drive, noise);
 }
+
+#[test]
+fn sampling_noise_drives_the_forward_and_the_surrogate_stays() {
+    let surrogate = Noise::logistic(0.25).unwrap();
+    let sampling = Noise::uniform(0.5).unwrap();
+    let firing = Firing::new(surrogate, SpikeMode::EscapeNoise).with_sampling(sampling);
+    assert_eq!(firing.forward_noise(), sampling);
+    assert_eq!(
+        Firing::new(surrogate, SpikeMode::EscapeNoise)
+            .with_sampling(surrogate)
+            .sampling,
+        None
+    );
+
+    let device = device().autodiff();
+    device.seed(5);
+    let n = 100_000;
+    let drive = Tensor::<1>::full([n], 0.4, &device).require_grad();
+    let spikes = firing.fire(drive.clone());
+    let rate = spikes.clone().mean().into_scalar::<f32>() as f64;
+    // Uniform noise on [-0.5, 0.5] fires with F(0.4) = 0.9; logistic noise would give 0.83.
+    let error = (0.9_f64 * 0.1 / n as f64).sqrt();
+    assert!((rate - 0.9).abs() < 4.0 * error, "rate {rate}");
+
+    let gradient = drive.grad(&spikes.sum().backward()).unwrap();
+    let gradient = gradient.into_data().try_into_vec::<f32>().unwrap();
+    let density = surrogate.pdf(0.4);
+    assert!(
+        (gradient[0] as f64 - density).abs() < 1e-6,
+        "{} vs {density}",
+        gradient[0]
+    );
+}
