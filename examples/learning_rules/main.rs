@@ -184,7 +184,9 @@ fn run(args: &Args) -> Result<(), String> {
         (
             "alignment.png",
             LineChart {
-                title: format!("hidden-layer alignment with the true gradient ({settings})"),
+                title: format!(
+                    "hidden-layer alignment with the exact-difference estimate ({settings})"
+                ),
                 x_label: "logistic noise scale".into(),
                 y_label: "mean cosine".into(),
                 log_x: true,
