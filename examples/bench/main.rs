@@ -31,17 +31,13 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use burn::module::Module;
-use burn::nn::{Linear, LinearConfig};
 use burn::optim::{AdamConfig, GradientsParams};
-use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
+
 use clap::Parser;
-use spikeburn::nn::loss::{cross_entropy, max_over_time};
-use spikeburn::nn::neuron::{
-    LeakyReadout, LeakyReadoutConfig, Lif, LifConfig, RecurrentLif, RecurrentLifConfig,
-};
-use spikeburn::{Firing, Noise, SpikeMode, SurrogateScale};
+use spikeburn::nn::loss::cross_entropy;
 
 use common::table::Table;
+use common::workload::{Net, WORKLOADS, Workload};
 
 /// Time Spikeburn on the reference workloads.
 #[derive(Debug, Parser)]
@@ -57,166 +53,6 @@ struct Args {
     /// a fifth of it, at least 3.
     #[arg(long, default_value_t = 10)]
     iterations: usize,
-}
-
-/// One workload of the reference.
-#[derive(Debug, Clone, Copy)]
-struct Workload {
-    name: &'static str,
-    inputs: usize,
-    hidden: &'static [usize],
-    recurrent: bool,
-    /// `None`: no readout, the loss reads the last hidden layer's membrane-free spike counts.
-    outputs: Option<usize>,
-    steps: usize,
-    batch: usize,
-    train: bool,
-    large: bool,
-}
-
-const WORKLOADS: [Workload; 6] = [
-    Workload {
-        name: "W1",
-        inputs: 700,
-        hidden: &[256],
-        recurrent: false,
-        outputs: Some(20),
-        steps: 100,
-        batch: 64,
-        train: true,
-        large: false,
-    },
-    Workload {
-        name: "W2",
-        inputs: 700,
-        hidden: &[256],
-        recurrent: true,
-        outputs: Some(20),
-        steps: 100,
-        batch: 64,
-        train: true,
-        large: false,
-    },
-    Workload {
-        name: "W3",
-        inputs: 700,
-        hidden: &[1024, 1024],
-        recurrent: false,
-        outputs: Some(20),
-        steps: 100,
-        batch: 32,
-        train: true,
-        large: true,
-    },
-    Workload {
-        name: "W1inf",
-        inputs: 700,
-        hidden: &[256],
-        recurrent: false,
-        outputs: Some(20),
-        steps: 100,
-        batch: 256,
-        train: false,
-        large: false,
-    },
-    Workload {
-        name: "ON1024",
-        inputs: 1024,
-        hidden: &[1024],
-        recurrent: false,
-        outputs: None,
-        steps: 500,
-        batch: 16,
-        train: true,
-        large: true,
-    },
-    Workload {
-        name: "ON4096",
-        inputs: 4096,
-        hidden: &[4096],
-        recurrent: false,
-        outputs: None,
-        steps: 500,
-        batch: 16,
-        train: true,
-        large: true,
-    },
-];
-
-/// The benchmark network: `Linear` into LIF (or recurrent LIF) layers, then a readout.
-#[derive(Module, Debug)]
-struct Net {
-    linears: Vec<Linear>,
-    lifs: Vec<Lif>,
-    recurrent: Vec<RecurrentLif>,
-    readout: Option<LeakyReadout>,
-}
-
-impl Net {
-    fn new(workload: &Workload, device: &Device) -> Self {
-        let noise = Noise::snntorch_fast_sigmoid(25.0).expect("a valid slope");
-        let firing =
-            Firing::new(noise, SpikeMode::Deterministic).with_scale(SurrogateScale::UnitPeak);
-        let decay = (-1.0_f64 / 20.0).exp();
-        let mut widths = vec![workload.inputs];
-        widths.extend(workload.hidden);
-        widths.extend(workload.outputs);
-        let linears = widths
-            .windows(2)
-            .map(|pair| {
-                LinearConfig::new(pair[0], pair[1])
-                    .with_bias(false)
-                    .init(device)
-            })
-            .collect();
-        let (mut lifs, mut recurrent) = (Vec::new(), Vec::new());
-        for &width in workload.hidden {
-            if workload.recurrent {
-                let config = RecurrentLifConfig::new(width)
-                    .with_decay(decay)
-                    .with_reset_gradient(true)
-                    .with_firing(firing);
-                recurrent.push(config.init(device));
-            } else {
-                let config = LifConfig::new(width)
-                    .with_decay(decay)
-                    .with_reset_gradient(true)
-                    .with_firing(firing);
-                lifs.push(config.init(device));
-            }
-        }
-        let readout = workload.outputs.map(|outputs| {
-            LeakyReadoutConfig::new(outputs)
-                .with_decay(decay)
-                .init(device)
-        });
-        Net {
-            linears,
-            lifs,
-            recurrent,
-            readout,
-        }
-    }
-
-    /// The logits `[batch, classes]` (or the last layer's spike counts without a readout).
-    fn forward(&self, input: Tensor<3>) -> Tensor<2> {
-        let mut activity = input;
-        for (layer, linear) in self.linears.iter().enumerate() {
-            let current = linear.forward(activity);
-            activity = if let Some(lif) = self.lifs.get(layer) {
-                lif.forward(current, None, false).spikes
-            } else if let Some(lif) = self.recurrent.get(layer) {
-                lif.forward(current, None, false).spikes
-            } else {
-                let readout = self
-                    .readout
-                    .as_ref()
-                    .expect("the last Linear feeds the readout");
-                return max_over_time(readout.forward(current, None).0);
-            };
-        }
-        activity.sum_dim(0).squeeze_dim(0)
-    }
 }
 
 /// The process's peak resident memory so far, in MiB (Linux; 0 elsewhere).
@@ -270,17 +106,13 @@ fn run(args: &Args) -> Result<(), String> {
         Some(names) => names
             .iter()
             .map(|name| {
-                WORKLOADS
-                    .iter()
-                    .find(|w| w.name.eq_ignore_ascii_case(name))
-                    .copied()
-                    .ok_or_else(|| {
-                        let known: Vec<_> = WORKLOADS.iter().map(|w| w.name).collect();
-                        format!(
-                            "unknown workload `{name}`, expected one of {}",
-                            known.join(", ")
-                        )
-                    })
+                Workload::named(name).ok_or_else(|| {
+                    let known: Vec<_> = WORKLOADS.iter().map(|w| w.name).collect();
+                    format!(
+                        "unknown workload `{name}`, expected one of {}",
+                        known.join(", ")
+                    )
+                })
             })
             .collect::<Result<_, _>>()?,
     };
@@ -311,17 +143,7 @@ fn run(args: &Args) -> Result<(), String> {
             "{}: {iterations} iterations on {}",
             workload.name, args.device
         );
-        autodiff.seed(0);
-        let shape = [workload.steps, workload.batch, workload.inputs];
-        let input = Tensor::<3>::random(shape, Distribution::Bernoulli(0.05), &autodiff);
-        let classes = workload
-            .outputs
-            .unwrap_or(workload.hidden[workload.hidden.len() - 1]);
-        let labels: Vec<i64> = (0..workload.batch)
-            .map(|b| (b * 7 % classes) as i64)
-            .collect();
-        let labels =
-            Tensor::<1, Int>::from_data(TensorData::new(labels, [workload.batch]), &autodiff);
+        let (input, labels) = workload.data(&autodiff);
         let before = peak_mib();
 
         let mut network = Net::new(workload, &autodiff);

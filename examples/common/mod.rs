@@ -7,6 +7,7 @@ pub mod figure;
 pub mod grid;
 pub mod table;
 pub mod trainer;
+pub mod workload;
 
 use std::path::Path;
 use std::process::ExitCode;
