@@ -30,7 +30,7 @@ pub fn yin_yang(seed: u64, steps: usize, train: Option<usize>) -> Result<Splits,
 }
 
 /// Trains one cell into `folder`, or reads its report if a finished run with the same model
-/// and options is there.
+/// and epochs is there; a finished run of other settings is replaced, an unfinished one resumed.
 pub fn cell(
     folder: &Path,
     model: &SpikingMlpConfig,
@@ -46,6 +46,9 @@ pub fn cell(
         if report.model == model_json && report.options.epochs == options.epochs {
             return Ok(report);
         }
+        // A finished run of other settings: its checkpoint would be refused on resume.
+        std::fs::remove_dir_all(folder)
+            .map_err(|error| format!("cannot replace `{}`: {error}", folder.display()))?;
     }
     let options = TrainOptions {
         out: folder.to_path_buf(),
