@@ -30,7 +30,7 @@ pub fn yin_yang(seed: u64, steps: usize, train: Option<usize>) -> Result<Splits,
 }
 
 /// Trains one cell into `folder`, or reads its report if a finished run with the same model
-/// and epochs is there; a finished run of other settings is replaced, an unfinished one resumed.
+/// and options is there; a finished run of other settings is replaced, an unfinished one resumed.
 pub fn cell(
     folder: &Path,
     model: &SpikingMlpConfig,
@@ -38,24 +38,24 @@ pub fn cell(
     splits: &Splits,
     device: &burn::tensor::Device,
 ) -> Result<Report, String> {
-    let path = folder.join("report.json");
-    if let Ok(text) = std::fs::read_to_string(&path)
-        && let Ok(report) = serde_json::from_str::<Report>(&text)
-    {
-        let model_json = serde_json::to_value(model).expect("configs serialise");
-        if report.model == model_json && report.options.epochs == options.epochs {
-            return Ok(report);
-        }
-        // A finished run of other settings: its checkpoint would be refused on resume.
-        std::fs::remove_dir_all(folder)
-            .map_err(|error| format!("cannot replace `{}`: {error}", folder.display()))?;
-    }
     let options = TrainOptions {
         out: folder.to_path_buf(),
         resume: true,
         progress: false,
         ..options.clone()
     };
+    let path = folder.join("report.json");
+    if let Ok(text) = std::fs::read_to_string(&path)
+        && let Ok(report) = serde_json::from_str::<Report>(&text)
+    {
+        let model_json = serde_json::to_value(model).expect("configs serialise");
+        if report.model == model_json && report.options == options {
+            return Ok(report);
+        }
+        // A finished run of other settings: its checkpoint would be refused on resume.
+        std::fs::remove_dir_all(folder)
+            .map_err(|error| format!("cannot replace `{}`: {error}", folder.display()))?;
+    }
     match fit(
         "yin_yang",
         model,

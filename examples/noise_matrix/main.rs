@@ -53,13 +53,15 @@ struct Args {
     /// The common peak density p(0) of every noise.
     #[arg(long, default_value_t = 1.0)]
     peak: f64,
-    /// Output folder.
-    #[arg(long, default_value = "out/noise_matrix")]
-    out: PathBuf,
+    /// Output folder (default `out/noise_matrix`, or `out/noise_matrix_quick` with --quick, so
+    /// that the two never reuse each other's runs).
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 /// The settings the flags resolve to.
 struct Plan {
+    out: PathBuf,
     seeds: u64,
     epochs: usize,
     hidden: usize,
@@ -75,7 +77,13 @@ impl Args {
         } else {
             (3, 8, 64, None, 30, 50)
         };
+        let folder = if self.quick {
+            "out/noise_matrix_quick"
+        } else {
+            "out/noise_matrix"
+        };
         Plan {
+            out: self.out.clone().unwrap_or_else(|| PathBuf::from(folder)),
             seeds: self.seeds.unwrap_or(seeds),
             epochs: self.epochs.unwrap_or(epochs),
             hidden: self.hidden.unwrap_or(hidden),
@@ -101,7 +109,7 @@ fn run(args: &Args) -> Result<(), String> {
     }
     let noise = |family| Noise::with_peak(family, args.peak).map_err(|e| e.to_string());
     let device = spikeburn::device("ndarray").map_err(|e| e.to_string())?;
-    common::create_folder(&args.out)?;
+    common::create_folder(&plan.out)?;
 
     // Rows: deterministic, then each forward noise; columns: each surrogate.
     let mut rows: Vec<Option<Family>> = vec![None];
@@ -140,7 +148,7 @@ fn run(args: &Args) -> Result<(), String> {
                     alignment: Some(plan.alignment),
                 };
                 let name = format!("{}_{}_seed{seed}", row_name(row), column.name());
-                let folder = cell_folder(&args.out, &name);
+                let folder = cell_folder(&plan.out, &name);
                 reports.push(cell(&folder, &model, &options, &splits, &device)?);
                 done += 1;
                 eprintln!(
@@ -196,7 +204,7 @@ fn write_results(
             format!("{:.3}", alignment(reports, 1)),
         ]);
     }
-    table.write(&args.out, "results")?;
+    table.write(&plan.out, "results")?;
 
     let columns: Vec<String> = Family::ALL.iter().map(|f| f.name().to_string()).collect();
     let row_names: Vec<String> = rows
@@ -217,8 +225,8 @@ fn write_results(
         format!("{mean:.1} ± {std:.1}")
     });
     let alignment_grid = grid(&|reports| format!("{:.3}", alignment(reports, 0)));
-    accuracy_grid.write(&args.out, "accuracy")?;
-    alignment_grid.write(&args.out, "alignment")?;
+    accuracy_grid.write(&plan.out, "accuracy")?;
+    alignment_grid.write(&plan.out, "alignment")?;
 
     let values = |value: &dyn Fn(&[Report]) -> f64| -> Vec<Vec<Option<f64>>> {
         (0..row_names.len())
@@ -269,7 +277,7 @@ fn write_results(
             range,
             decimals,
         };
-        if let Err(message) = heatmap(&args.out.join(file), &map) {
+        if let Err(message) = heatmap(&plan.out.join(file), &map) {
             eprintln!("warning: {file} not written: {message}");
         }
     }
@@ -281,7 +289,7 @@ fn write_results(
     println!(
         "{} runs in {seconds:.0} s; wrote {}",
         results.iter().map(|r| r.2.len()).sum::<usize>(),
-        args.out.display()
+        plan.out.display()
     );
     Ok(())
 }
