@@ -7,7 +7,7 @@ use burn::tensor::{Device, Tensor};
 use super::params::DecayFactor;
 use super::{
     Decay, Reset, SpikeTrain, Threshold, check_neurons, check_sequence, check_step,
-    fire_and_reset_with, scan, valid,
+    fire_and_reset_with, scan, step_of, valid,
 };
 use crate::{Firing, NnError};
 
@@ -177,11 +177,11 @@ impl Lif {
         let state = state.unwrap_or_else(|| LifState::zeros(batch, neurons, &input.device()));
         let (decay, threshold) = self.constants(&input.device());
 
-        // One scan over input and noise side by side, `[time, batch, 2 neurons]`.
-        let paired = Tensor::cat(vec![input, noise], 2);
-        scan(&paired, state, record_membrane, |paired, state| {
-            let input = paired.clone().narrow(1, 0, neurons);
-            let noise = paired.narrow(1, neurons, neurons);
+        // The spike op cuts the noise from the graph, so slicing it per step adds nothing to the
+        // backward (slicing the input and noise side by side would double its cost).
+        let mut steps = (0..noise.dims()[0]).map(|t| step_of(&noise, t));
+        scan(&input, state, record_membrane, |input, state| {
+            let noise = steps.next().expect("the noise has one step per input step");
             let (spikes, membrane, integrated) =
                 self.step(input, state.membrane, &decay, &threshold, Some(noise));
             (spikes, integrated, LifState { membrane })

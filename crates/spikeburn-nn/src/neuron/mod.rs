@@ -159,7 +159,7 @@ pub(crate) fn scan<S>(
 }
 
 /// Step `t` of a `[time, batch, features]` sequence, as `[batch, features]`.
-fn step_of(sequence: &Tensor<3>, t: usize) -> Tensor<2> {
+pub(crate) fn step_of(sequence: &Tensor<3>, t: usize) -> Tensor<2> {
     let [_, batch, features] = sequence.dims();
     sequence.clone().narrow(0, t, 1).reshape([batch, features])
 }
