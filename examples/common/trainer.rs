@@ -327,25 +327,28 @@ pub fn fit(
 
             let step_seed = epoch_seed(options.seed ^ 0x5eed, step);
             let measure = options.alignment.filter(|a| step % a.every == 0);
-            let (gradients, followed) = match options.rule {
-                GradientRule::Surrogate => {
+            let causal = match (options.rule, measure) {
+                (GradientRule::Surrogate, None) => None,
+                _ => Some(CausalBatch::new(&network, &batch)?),
+            };
+            let (gradients, followed) = match (options.rule, &causal) {
+                (GradientRule::ExactDifference, Some(causal)) => {
+                    let layers = causal.gradient(indices.len(), 1, step_seed)?;
+                    let gradients = gradients_params(&network, &layers, device);
+                    (gradients, Some(layers))
+                }
+                _ => {
                     let gradients = loss.clone().backward();
                     let followed = measure.map(|_| autodiff_gradients(&network, &gradients));
                     (GradientsParams::from_grads(gradients, &network), followed)
                 }
-                GradientRule::ExactDifference => {
-                    let layers = causal_gradient(&network, &batch, None, 1, step_seed)?;
-                    let gradients = gradients_params(&network, &layers, device);
-                    (gradients, Some(layers))
-                }
             };
-            if let (Some(settings), Some(followed)) = (measure, followed) {
-                let samples = Some(settings.samples.min(indices.len()));
+            if let (Some(settings), Some(followed), Some(causal)) = (measure, followed, &causal) {
                 let half = settings.replicas.div_ceil(2);
                 // Two independent halves: their mean is the reference, their agreement says how
                 // far the reference's own noise limits the cosine.
-                let first = causal_gradient(&network, &batch, samples, half, !step_seed)?;
-                let second = causal_gradient(&network, &batch, samples, half, step_seed ^ 0xa5)?;
+                let first = causal.gradient(settings.samples, half, !step_seed)?;
+                let second = causal.gradient(settings.samples, half, step_seed ^ 0xa5)?;
                 let layers = followed.iter().zip(first.iter().zip(&second));
                 let (cosine, consistency) = layers
                     .map(|(followed, (a, b))| {
@@ -450,30 +453,42 @@ pub fn fit(
     Ok(Outcome::Finished(Box::new(report)))
 }
 
-/// The mean over a batch (or its first `samples` inputs) of the exact-difference gradient
-/// estimate with `replicas` noise samples per input.
-fn causal_gradient(
-    network: &SpikingMlp,
-    batch: &SpikeBatch,
-    samples: Option<usize>,
-    replicas: usize,
-    seed: u64,
-) -> Result<Vec<LinearGradient>, String> {
-    let view = CausalMlp::new(network).map_err(|error| error.to_string())?;
-    let mut inputs = spikeburn::bridge::sequences(batch.input.clone());
-    let mut targets = spikeburn::bridge::labels(batch.labels.clone());
-    if let Some(samples) = samples {
-        inputs.truncate(samples);
-        targets.truncate(samples);
+/// A batch as the causal estimators see it: the model's description and the batch's inputs
+/// and labels on the host, read once per optimiser step however many estimates use them.
+struct CausalBatch {
+    view: CausalMlp,
+    inputs: Vec<Vec<Vec<f64>>>,
+    targets: Vec<usize>,
+}
+
+impl CausalBatch {
+    fn new(network: &SpikingMlp, batch: &SpikeBatch) -> Result<Self, String> {
+        Ok(CausalBatch {
+            view: CausalMlp::new(network).map_err(|error| error.to_string())?,
+            inputs: spikeburn::bridge::sequences(batch.input.clone()),
+            targets: spikeburn::bridge::labels(batch.labels.clone()),
+        })
     }
-    view.estimate(
-        &inputs,
-        &targets,
-        replicas,
-        PropagationMode::ExactDifference,
-        seed,
-    )
-    .map_err(|error| format!("cannot estimate the causal gradient: {error}"))
+
+    /// The mean over the first `samples` inputs of the exact-difference gradient estimate with
+    /// `replicas` noise samples per input.
+    fn gradient(
+        &self,
+        samples: usize,
+        replicas: usize,
+        seed: u64,
+    ) -> Result<Vec<LinearGradient>, String> {
+        let samples = samples.min(self.inputs.len());
+        self.view
+            .estimate(
+                &self.inputs[..samples],
+                &self.targets[..samples],
+                replicas,
+                PropagationMode::ExactDifference,
+                seed,
+            )
+            .map_err(|error| format!("cannot estimate the causal gradient: {error}"))
+    }
 }
 
 /// The mean per layer over all measurements of what `value` picks.
