@@ -6,10 +6,41 @@ use std::path::{Path, PathBuf};
 
 use burn::data::dataset::Dataset;
 use burn::data::dataset::transform::PartialDataset;
+use spikeburn::Firing;
 use spikeburn::data::{SpikeSample, YinYangDataset, YinYangEncoding, yin_yang_splits};
 use spikeburn::nn::SpikingMlpConfig;
 
-use super::trainer::{Outcome, Report, Splits, TrainOptions, fit};
+use super::trainer::{AlignmentOptions, GradientRule, Outcome, Report, Splits, TrainOptions, fit};
+
+/// A grid's Yin-Yang network: 5 inputs, one hidden LIF layer, 3 classes, decays 0.9.
+pub fn model(hidden: usize, firing: Firing) -> SpikingMlpConfig {
+    SpikingMlpConfig::new(vec![5, hidden, 3])
+        .with_decay(0.9)
+        .with_readout_decay(0.9)
+        .with_firing(firing)
+}
+
+/// A grid cell's training: Adam at 5e-3 in batches of 32, logging alignment; [`cell`] fills in
+/// the folder.
+pub fn options(
+    epochs: usize,
+    seed: u64,
+    rule: GradientRule,
+    alignment: AlignmentOptions,
+) -> TrainOptions {
+    TrainOptions {
+        epochs,
+        batch_size: 32,
+        learning_rate: 5e-3,
+        seed,
+        out: PathBuf::new(),
+        resume: true,
+        progress: false,
+        interrupt_after: None,
+        rule,
+        alignment: Some(alignment),
+    }
+}
 
 /// Yin-Yang as constant currents over `steps`, with the first `train` training points (all
 /// 5000 if `None`) and the standard validation and test sets.

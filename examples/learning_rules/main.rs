@@ -24,13 +24,12 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Parser;
-use spikeburn::nn::SpikingMlpConfig;
 use spikeburn::{Firing, Noise, SpikeMode};
 
 use common::figure::{LineChart, Series, line_chart};
-use common::grid::{cell, cell_folder, mean_std, yin_yang};
+use common::grid::{cell, cell_folder, mean_std, model, options, yin_yang};
 use common::table::Table;
-use common::trainer::{AlignmentOptions, GradientRule, Report, TrainOptions};
+use common::trainer::{AlignmentOptions, GradientRule, Report};
 
 /// Compare surrogate and exact-difference learning on Yin-Yang across noise scales.
 #[derive(Debug, Parser)]
@@ -79,29 +78,16 @@ fn run(args: &Args) -> Result<(), String> {
     for &(rule, rule_name) in &RULES {
         for &scale in &args.scales {
             let noise = Noise::logistic(scale).map_err(|e| e.to_string())?;
-            let model = SpikingMlpConfig::new(vec![5, args.hidden, 3])
-                .with_decay(0.9)
-                .with_readout_decay(0.9)
-                .with_firing(Firing::new(noise, SpikeMode::EscapeNoise));
+            let model = model(args.hidden, Firing::new(noise, SpikeMode::EscapeNoise));
             let mut reports = Vec::new();
             for seed in 1..=args.seeds {
                 let splits = yin_yang(seed, 30, None)?;
-                let options = TrainOptions {
-                    epochs: args.epochs,
-                    batch_size: 32,
-                    learning_rate: 5e-3,
-                    seed,
-                    out: PathBuf::new(),
-                    resume: true,
-                    progress: false,
-                    interrupt_after: None,
-                    rule,
-                    alignment: Some(AlignmentOptions {
-                        every: args.alignment_every,
-                        samples: 32,
-                        replicas: 8,
-                    }),
+                let alignment = AlignmentOptions {
+                    every: args.alignment_every,
+                    samples: 32,
+                    replicas: 8,
                 };
+                let options = options(args.epochs, seed, rule, alignment);
                 let name = format!("{rule_name}_logistic{scale}_seed{seed}");
                 let report = cell(
                     &cell_folder(&args.out, &name),

@@ -25,13 +25,12 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Parser;
-use spikeburn::nn::SpikingMlpConfig;
 use spikeburn::{Family, Firing, Noise, SpikeMode};
 
 use common::figure::{Heatmap, heatmap};
-use common::grid::{cell, cell_folder, mean_std, yin_yang};
+use common::grid::{cell, cell_folder, mean_std, model, options, yin_yang};
 use common::table::Table;
-use common::trainer::{AlignmentOptions, GradientRule, Report, TrainOptions};
+use common::trainer::{AlignmentOptions, GradientRule, Report};
 
 /// Train Yin-Yang for every pair of forward noise and surrogate density.
 #[derive(Debug, Parser)]
@@ -128,25 +127,11 @@ fn run(args: &Args) -> Result<(), String> {
                     Firing::new(surrogate, SpikeMode::EscapeNoise).with_sampling(noise(forward)?)
                 }
             };
-            let model = SpikingMlpConfig::new(vec![5, plan.hidden, 3])
-                .with_decay(0.9)
-                .with_readout_decay(0.9)
-                .with_firing(firing);
+            let model = model(plan.hidden, firing);
             let mut reports = Vec::new();
             for seed in 1..=plan.seeds {
                 let splits = yin_yang(seed, plan.steps, plan.train)?;
-                let options = TrainOptions {
-                    epochs: plan.epochs,
-                    batch_size: 32,
-                    learning_rate: 5e-3,
-                    seed,
-                    out: PathBuf::new(),
-                    resume: true,
-                    progress: false,
-                    interrupt_after: None,
-                    rule: GradientRule::Surrogate,
-                    alignment: Some(plan.alignment),
-                };
+                let options = options(plan.epochs, seed, GradientRule::Surrogate, plan.alignment);
                 let name = format!("{}_{}_seed{seed}", row_name(row), column.name());
                 let folder = cell_folder(&plan.out, &name);
                 reports.push(cell(&folder, &model, &options, &splits, &device)?);
