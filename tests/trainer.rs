@@ -214,11 +214,12 @@ fn alignment_is_logged_and_survives_a_resume() {
             .flat_map(|row| &row[2..])
             .all(|c| (-1.0..=1.0).contains(c))
     );
-    // The surrogate gradient points the way of the true one on average, clearly so for the
-    // readout, whose per-sample gradient is exact.
+    // The surrogate gradient points the way of the estimated true one on average (measured
+    // 0.65 and 0.54); unrelated directions in these 384 and 195 dimensions would give about 0,
+    // within 0.1.
     let mean = report.mean_alignment.clone().unwrap();
     eprintln!("mean alignment per layer: {mean:?}");
-    assert!(mean[0] > 0.2 && mean[1] > 0.5, "{mean:?}");
+    assert!(mean[0] > 0.3 && mean[1] > 0.3, "{mean:?}");
 
     let mut first = whole.clone();
     first.out = interrupted.clone();
