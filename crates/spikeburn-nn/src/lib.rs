@@ -2,6 +2,7 @@
 #![warn(missing_docs)]
 
 pub mod encode;
+pub mod fused;
 pub mod loss;
 mod model;
 pub mod neuron;

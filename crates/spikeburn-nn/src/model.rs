@@ -5,6 +5,7 @@ use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
 
+use crate::fused::{SparseInput, project};
 use crate::neuron::{LeakyReadout, LeakyReadoutConfig, Lif, LifConfig, Reset, check_sequence};
 use crate::{Firing, NnError};
 
@@ -119,6 +120,7 @@ impl SpikingMlpConfig {
             lifs,
             readout: self.readout().init(device),
             inputs: self.sizes[0],
+            sparse_input: SparseInput::Auto,
         }
     }
 }
@@ -134,6 +136,11 @@ pub struct SpikingMlp {
     pub readout: LeakyReadout,
     /// Number of inputs per step.
     pub inputs: usize,
+    /// When the `Linear` layers compute from the nonzero inputs only (see
+    /// [`project`](crate::fused::project)). [`SparseInput::Auto`] after `init`: by the density
+    /// measured on each call. Not saved with the weights.
+    #[module(skip)]
+    pub sparse_input: SparseInput,
 }
 
 /// What a [`SpikingMlp`] computes for a sequence.
@@ -148,8 +155,9 @@ pub struct SpikingMlpOutput {
 impl SpikingMlp {
     /// The network over a whole input sequence, from rest.
     ///
-    /// Each `Linear` runs once over all steps; each layer's sequence then goes through its own
-    /// whole-sequence `forward`.
+    /// Each `Linear` runs once over all steps, from the active inputs when they are sparse
+    /// spikes ([`project`](crate::fused::project)); each layer's sequence then goes through its
+    /// own fused `forward`.
     ///
     /// # Shapes
     /// - `input`: `[time, batch, inputs]`, typically spikes
@@ -197,15 +205,12 @@ impl SpikingMlp {
         let mut hidden_spikes = Vec::with_capacity(self.lifs.len());
         let mut activity = input;
         for (layer, (linear, lif)) in self.linears.iter().zip(&self.lifs).enumerate() {
-            let current = linear.forward(activity); // [time, batch, hidden]
+            let current = project(linear, activity, self.sparse_input); // [time, batch, hidden]
             activity = fire(lif, current, layer);
             hidden_spikes.push(activity.clone());
         }
-        let readout = self
-            .linears
-            .last()
-            .expect("at least one Linear")
-            .forward(activity);
+        let last = self.linears.last().expect("at least one Linear");
+        let readout = project(last, activity, self.sparse_input);
         let (membrane, _) = self.readout.forward(readout, None);
 
         SpikingMlpOutput {

@@ -6,10 +6,12 @@ use burn::tensor::{Device, Tensor};
 
 use super::params::DecayFactor;
 use super::{
-    Decay, Reset, SpikeTrain, Threshold, check_neurons, check_sequence, check_step,
+    Decay, Reset, SpikeTrain, Threshold, check_neurons, check_noise, check_sequence, check_step,
     fire_and_reset_with, scan, step_of, valid,
 };
-use crate::{Firing, NnError};
+use crate::fused::{LifScan, lif_sequence};
+use crate::noise::sample_noise;
+use crate::{Firing, NnError, SpikeMode};
 
 /// Configuration of a [`Lif`] layer: `v <- decay * v + input`, spike `H(v - threshold)` through
 /// the layer's [`Firing`], then reset.
@@ -120,7 +122,7 @@ impl Lif {
         (spikes, LifState { membrane })
     }
 
-    /// A whole sequence, from `state` or from rest.
+    /// A whole sequence, from `state` or from rest, as one fused op (see [`crate::fused`]).
     ///
     /// # Arguments
     /// - `input`: the input current at every step.
@@ -135,6 +137,34 @@ impl Lif {
     /// # Panics
     /// If the last axis of `input` is not `neurons`.
     pub fn forward(
+        &self,
+        input: Tensor<3>,
+        state: Option<LifState>,
+        record_membrane: bool,
+    ) -> SpikeTrain<LifState> {
+        let [_, batch, _] = check_sequence("Lif", &input, self.neurons);
+        let state = state.unwrap_or_else(|| LifState::zeros(batch, self.neurons, &input.device()));
+        let noise = match self.firing.mode {
+            SpikeMode::Deterministic => None,
+            SpikeMode::EscapeNoise => Some(sample_noise(
+                &self.firing.forward_noise(),
+                input.shape(),
+                &input.device(),
+            )),
+            // `F(u - threshold)` is not a spike: the per-step loop computes it.
+            SpikeMode::Expected => {
+                return self.forward_per_step(input, Some(state), record_membrane);
+            }
+        };
+        self.fused(input, noise, state, record_membrane)
+    }
+
+    /// [`forward`](Lif::forward) as a loop over [`forward_step`](Lif::forward_step)'s
+    /// arithmetic, one autodiff node per op: the reference the fused op is tested against.
+    ///
+    /// # Shapes
+    /// - as [`forward`](Lif::forward)
+    pub fn forward_per_step(
         &self,
         input: Tensor<3>,
         state: Option<LifState>,
@@ -168,12 +198,23 @@ impl Lif {
         state: Option<LifState>,
         record_membrane: bool,
     ) -> SpikeTrain<LifState> {
-        let [_, batch, neurons] = check_sequence("Lif", &input, self.neurons);
-        assert_eq!(
-            noise.dims(),
-            input.dims(),
-            "Lif: the noise must have the input's shape [time, batch, neurons]"
-        );
+        let [_, batch, neurons] = check_noise("Lif", &input, &noise, self.neurons);
+        let state = state.unwrap_or_else(|| LifState::zeros(batch, neurons, &input.device()));
+        self.fused(input, Some(noise), state, record_membrane)
+    }
+
+    /// [`forward_with_noise`](Lif::forward_with_noise) as a per-step loop: the reference.
+    ///
+    /// # Shapes
+    /// - as [`forward_with_noise`](Lif::forward_with_noise)
+    pub fn forward_with_noise_per_step(
+        &self,
+        input: Tensor<3>,
+        noise: Tensor<3>,
+        state: Option<LifState>,
+        record_membrane: bool,
+    ) -> SpikeTrain<LifState> {
+        let [_, batch, neurons] = check_noise("Lif", &input, &noise, self.neurons);
         let state = state.unwrap_or_else(|| LifState::zeros(batch, neurons, &input.device()));
         let (decay, threshold) = self.constants(&input.device());
 
@@ -186,6 +227,35 @@ impl Lif {
                 self.step(input, state.membrane, &decay, &threshold, Some(noise));
             (spikes, integrated, LifState { membrane })
         })
+    }
+
+    /// The fused sequence, firing under `noise` when given.
+    fn fused(
+        &self,
+        input: Tensor<3>,
+        noise: Option<Tensor<3>>,
+        state: LifState,
+        record_membrane: bool,
+    ) -> SpikeTrain<LifState> {
+        let device = input.device();
+        let scan = LifScan {
+            reset: self.reset,
+            reset_gradient: self.reset_gradient,
+            surrogate: self.firing.surrogate(),
+        };
+        let (spikes, membrane, last) = lif_sequence(
+            input,
+            state.membrane,
+            self.decay.values(self.neurons, &device),
+            self.threshold.values(self.neurons, &device),
+            noise,
+            scan,
+        );
+        SpikeTrain {
+            spikes,
+            membrane: record_membrane.then_some(membrane),
+            state: LifState { membrane: last },
+        }
     }
 
     /// The decay and the `[1, neurons]` threshold row, resolved once per sequence.
@@ -303,5 +373,15 @@ impl If {
         record_membrane: bool,
     ) -> SpikeTrain<LifState> {
         self.lif.forward(input, state, record_membrane)
+    }
+
+    /// The per-step reference; see [`Lif::forward_per_step`].
+    pub fn forward_per_step(
+        &self,
+        input: Tensor<3>,
+        state: Option<LifState>,
+        record_membrane: bool,
+    ) -> SpikeTrain<LifState> {
+        self.lif.forward_per_step(input, state, record_membrane)
     }
 }

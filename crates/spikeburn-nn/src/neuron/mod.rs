@@ -114,6 +114,22 @@ pub(crate) fn check_sequence(layer: &str, input: &Tensor<3>, features: usize) ->
     dims
 }
 
+/// Checks a layer's `[time, batch, neurons]` input and a noise sample of the same shape.
+pub(crate) fn check_noise(
+    layer: &str,
+    input: &Tensor<3>,
+    noise: &Tensor<3>,
+    neurons: usize,
+) -> [usize; 3] {
+    let dims = check_sequence(layer, input, neurons);
+    assert_eq!(
+        noise.dims(),
+        dims,
+        "{layer}: the noise must have the input's shape [time, batch, neurons]"
+    );
+    dims
+}
+
 /// Checks one `[batch, features]` step of a layer with `features` inputs.
 pub(crate) fn check_step(layer: &str, input: &Tensor<2>, features: usize) -> [usize; 2] {
     let dims = input.dims();
@@ -127,8 +143,8 @@ pub(crate) fn check_step(layer: &str, input: &Tensor<2>, features: usize) -> [us
 /// Runs `step` over the time axis of `input` from `state`, stacking what it returns.
 ///
 /// `step` maps one input step and the state to the step's output (spikes, or the membrane of a
-/// readout), the membrane before any reset, and the next state. Every layer's whole-sequence
-/// `forward` goes through here, so a fused kernel can later replace a layer's loop in one place.
+/// readout), the membrane before any reset, and the next state. The layers' per-step reference
+/// paths (and the layers without a fused op) go through here.
 ///
 /// # Shapes
 /// - `input`: `[time, batch, features]`

@@ -4,8 +4,9 @@ use burn::config::Config;
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 
-use super::{Decay, check_neurons, check_sequence, check_step, scan, valid};
+use super::{Decay, check_neurons, check_sequence, check_step, scan, step_of, valid};
 use crate::NnError;
+use crate::fused::leaky_sequence;
 
 /// Configuration of a [`LeakyReadout`]: `v <- decay * v + input`, never firing.
 #[derive(Config, Debug)]
@@ -83,7 +84,7 @@ impl LeakyReadout {
         (membrane.clone(), LeakyReadoutState { membrane })
     }
 
-    /// A whole sequence, from `state` or from rest.
+    /// A whole sequence, from `state` or from rest, as one fused op (see [`crate::fused`]).
     ///
     /// # Shapes
     /// - `input`: `[time, batch, neurons]`
@@ -92,6 +93,26 @@ impl LeakyReadout {
     /// # Panics
     /// If the last axis of `input` is not `neurons`.
     pub fn forward(
+        &self,
+        input: Tensor<3>,
+        state: Option<LeakyReadoutState>,
+    ) -> (Tensor<3>, LeakyReadoutState) {
+        let [time, batch, neurons] = check_sequence("LeakyReadout", &input, self.neurons);
+        let device = input.device();
+        let state = state.unwrap_or_else(|| LeakyReadoutState::zeros(batch, neurons, &device));
+        let decay = self.decay.values(neurons, &device);
+        let membrane = leaky_sequence(input, state.membrane, decay);
+        let last = step_of(&membrane, time - 1);
+
+        (membrane, LeakyReadoutState { membrane: last })
+    }
+
+    /// [`forward`](LeakyReadout::forward) as a per-step loop: the reference the fused op is
+    /// tested against.
+    ///
+    /// # Shapes
+    /// - as [`forward`](LeakyReadout::forward)
+    pub fn forward_per_step(
         &self,
         input: Tensor<3>,
         state: Option<LeakyReadoutState>,

@@ -8,9 +8,10 @@ use burn::tensor::{Device, Tensor};
 use super::params::DecayFactor;
 use super::{
     Decay, Reset, SpikeTrain, Threshold, check_neurons, check_sequence, check_step, fire_and_reset,
-    scan, valid,
+    scan, step_of, valid,
 };
-use crate::{Firing, NnError};
+use crate::fused::{LifScan, recurrent_lif_sequence};
+use crate::{Firing, NnError, SpikeMode};
 
 /// Configuration of a [`RecurrentLif`] layer:
 /// `v <- decay * v + input + W_rec s(t - 1)`, spike `H(v - threshold)`, then reset.
@@ -129,7 +130,9 @@ impl RecurrentLif {
         (spikes, state)
     }
 
-    /// A whole sequence, from `state` or from rest.
+    /// A whole sequence, from `state` or from rest, as one fused op (see [`crate::fused`]): the
+    /// recurrent input of each step comes from the previous step's active neurons inside the
+    /// scan, and the backward adds `gu @ W^T` into the previous step's spike gradient.
     ///
     /// # Shapes
     /// - `input`: `[time, batch, neurons]`
@@ -139,6 +142,52 @@ impl RecurrentLif {
     /// # Panics
     /// If the last axis of `input` is not `neurons`.
     pub fn forward(
+        &self,
+        input: Tensor<3>,
+        state: Option<RecurrentLifState>,
+        record_membrane: bool,
+    ) -> SpikeTrain<RecurrentLifState> {
+        let [time, batch, neurons] = check_sequence("RecurrentLif", &input, self.neurons);
+        let device = input.device();
+        let state = state.unwrap_or_else(|| RecurrentLifState::zeros(batch, neurons, &device));
+        // Escape noise and the expected mode run per step.
+        if self.firing.mode != SpikeMode::Deterministic {
+            return self.forward_per_step(input, Some(state), record_membrane);
+        }
+        let scan = LifScan {
+            reset: self.reset,
+            reset_gradient: self.reset_gradient,
+            surrogate: self.firing.surrogate(),
+        };
+        let current = match &self.recurrent.bias {
+            Some(bias) => input + bias.val().unsqueeze(),
+            None => input,
+        };
+        let (spikes, membrane, last) = recurrent_lif_sequence(
+            current,
+            self.recurrent.weight.val(),
+            state.membrane,
+            state.spikes,
+            self.decay.values(neurons, &device),
+            self.threshold.values(neurons, &device),
+            scan,
+        );
+        SpikeTrain {
+            spikes: spikes.clone(),
+            membrane: record_membrane.then_some(membrane),
+            state: RecurrentLifState {
+                membrane: last,
+                spikes: step_of(&spikes, time - 1),
+            },
+        }
+    }
+
+    /// [`forward`](RecurrentLif::forward) as a per-step loop: the reference the fused op is
+    /// tested against.
+    ///
+    /// # Shapes
+    /// - as [`forward`](RecurrentLif::forward)
+    pub fn forward_per_step(
         &self,
         input: Tensor<3>,
         state: Option<RecurrentLifState>,

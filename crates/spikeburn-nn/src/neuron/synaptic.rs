@@ -7,9 +7,11 @@ use burn::tensor::{Device, Tensor};
 use super::params::DecayFactor;
 use super::{
     Decay, Reset, SpikeTrain, Threshold, check_neurons, check_sequence, check_step, fire_and_reset,
-    scan, valid,
+    scan, step_of, valid,
 };
-use crate::{Firing, NnError};
+use crate::fused::{LifScan, leaky_sequence, lif_sequence};
+use crate::noise::sample_noise;
+use crate::{Firing, NnError, SpikeMode};
 
 /// Configuration of a [`Synaptic`] layer: `i <- synapse_decay * i + input`,
 /// `v <- decay * v + i`, spike `H(v - threshold)`, then reset.
@@ -134,7 +136,8 @@ impl Synaptic {
         (spikes, state)
     }
 
-    /// A whole sequence, from `state` or from rest.
+    /// A whole sequence, from `state` or from rest, as two fused ops (see [`crate::fused`]): the
+    /// synaptic current is a leaky integral of the input, which then drives a LIF scan.
     ///
     /// # Shapes
     /// - `input`: `[time, batch, neurons]`
@@ -144,6 +147,58 @@ impl Synaptic {
     /// # Panics
     /// If the last axis of `input` is not `neurons`.
     pub fn forward(
+        &self,
+        input: Tensor<3>,
+        state: Option<SynapticState>,
+        record_membrane: bool,
+    ) -> SpikeTrain<SynapticState> {
+        let [time, batch, neurons] = check_sequence("Synaptic", &input, self.neurons);
+        let device = input.device();
+        let state = state.unwrap_or_else(|| SynapticState::zeros(batch, neurons, &device));
+        let noise = match self.firing.mode {
+            SpikeMode::Deterministic => None,
+            SpikeMode::EscapeNoise => Some(sample_noise(
+                &self.firing.forward_noise(),
+                input.shape(),
+                &device,
+            )),
+            // `F(u - threshold)` is not a spike: the per-step loop computes it.
+            SpikeMode::Expected => {
+                return self.forward_per_step(input, Some(state), record_membrane);
+            }
+        };
+
+        let synapse_decay = self.synapse_decay.values(neurons, &device);
+        let current = leaky_sequence(input, state.current, synapse_decay);
+        let scan = LifScan {
+            reset: self.reset,
+            reset_gradient: self.reset_gradient,
+            surrogate: self.firing.surrogate(),
+        };
+        let (spikes, membrane, last) = lif_sequence(
+            current.clone(),
+            state.membrane,
+            self.decay.values(neurons, &device),
+            self.threshold.values(neurons, &device),
+            noise,
+            scan,
+        );
+        SpikeTrain {
+            spikes,
+            membrane: record_membrane.then_some(membrane),
+            state: SynapticState {
+                current: step_of(&current, time - 1),
+                membrane: last,
+            },
+        }
+    }
+
+    /// [`forward`](Synaptic::forward) as a per-step loop: the reference the fused ops are
+    /// tested against.
+    ///
+    /// # Shapes
+    /// - as [`forward`](Synaptic::forward)
+    pub fn forward_per_step(
         &self,
         input: Tensor<3>,
         state: Option<SynapticState>,

@@ -275,9 +275,12 @@ fn whole_sequences_equal_loops_of_steps_in_value_and_gradient() {
 
     assert_eq!(values(train.spikes), values(stepped));
     assert_eq!(values(train.state.membrane), values(state.membrane));
-    assert_eq!(
-        values(input.grad(&sequence_gradients).unwrap()),
-        values(input.grad(&step_gradients).unwrap())
+    // The fused backward adds the paths into each step in another order than autodiff does.
+    assert_close(
+        &values(input.grad(&sequence_gradients).unwrap()),
+        &values(input.grad(&step_gradients).unwrap()),
+        1e-6,
+        "input gradient",
     );
     // The sequence resolves the decay's sigmoid once and sums the step gradients before its
     // derivative; the steps apply the derivative at every step. Same value, other rounding.

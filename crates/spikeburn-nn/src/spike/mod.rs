@@ -5,7 +5,7 @@
 //! `dF/dx = p(x)`. Every mode below backpropagates `p` at the noise-free drive (THEORY.md
 //! section 2, step 5); they differ only in what the forward computes.
 
-mod backend;
+pub(crate) mod backend;
 pub mod reference;
 
 use core::fmt;

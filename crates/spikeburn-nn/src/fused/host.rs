@@ -1,0 +1,911 @@
+//! The fused ops as native loops over `f32` slices, for the CPU backends.
+//!
+//! A sequence `[time, batch, neurons]` is `time` rows of `batch * neurons` independent lanes.
+//! Each thread owns a contiguous range of lanes in every row and runs the whole time loop over
+//! it, so the recurrence costs one pass over memory and no per-step dispatch. Sparse input keeps
+//! the active entries of each row and adds only their weight rows.
+
+use std::borrow::Cow;
+
+use rayon::prelude::*;
+use spikeburn_noise::Family;
+
+use super::{LifOutput, LifScan, Needs};
+use crate::neuron::Reset;
+use crate::spike::Surrogate;
+
+/// Runs `body` compiled for the best SIMD level this CPU has (AVX2 and FMA on x86-64): the
+/// loops it inlines are vectorised for it, whatever the crate's build target.
+#[inline(always)]
+fn simd<R>(body: impl FnOnce() -> R) -> R {
+    pulp::Arch::new().dispatch(body)
+}
+
+/// Fewest lanes per thread: below this, splitting costs more than it saves.
+const MIN_LANES_PER_THREAD: usize = 4096;
+
+/// The `lanes = batch x neurons` of a step split into contiguous ranges of whole batch rows, one
+/// per thread, so that each thread's inner loop runs over the neurons of a row.
+fn lane_ranges(lanes: usize, neurons: usize) -> Vec<core::ops::Range<usize>> {
+    let batch = lanes / neurons.max(1);
+    let threads = rayon::current_num_threads()
+        .min(lanes.div_ceil(MIN_LANES_PER_THREAD))
+        .min(batch)
+        .max(1);
+    let rows = batch.div_ceil(threads);
+    (0..threads)
+        .map(|i| (i * rows * neurons).min(lanes)..((i + 1) * rows * neurons).min(lanes))
+        .filter(|range| !range.is_empty())
+        .collect()
+}
+
+/// The rows of `data` (`rows x lanes`), cut into one list of row pieces per lane range.
+fn split_rows<'a>(
+    data: &'a mut [f32],
+    lanes: usize,
+    ranges: &[core::ops::Range<usize>],
+) -> Vec<Vec<&'a mut [f32]>> {
+    let mut parts: Vec<Vec<&mut [f32]>> = ranges.iter().map(|_| Vec::new()).collect();
+    for row in data.chunks_mut(lanes) {
+        let mut rest = row;
+        for (part, range) in parts.iter_mut().zip(ranges) {
+            let (piece, tail) = rest.split_at_mut(range.len());
+            part.push(piece);
+            rest = tail;
+        }
+    }
+    parts
+}
+
+/// Calls `run` with the surrogate `gain * p(x)` as an `f32` closure, monomorphised per family so
+/// that the inner loops inline it. The formulas are those of
+/// [`surrogate_density`](crate::spike::backend), in `f32`.
+fn with_density<R>(surrogate: &Surrogate, run: impl DensityUser<Output = R>) -> R {
+    let noise = surrogate.noise;
+    let inverse = (1.0 / noise.scale()) as f32;
+    let factor = |constant: f64| (surrogate.gain * constant / noise.scale()) as f32;
+    match noise.family() {
+        Family::Gaussian => {
+            let c = factor(1.0 / (2.0 * core::f64::consts::PI).sqrt());
+            run.run(move |x: f32| {
+                let z = x * inverse;
+                c * (z * z * -0.5).exp()
+            })
+        }
+        Family::Logistic => {
+            let c = factor(1.0);
+            run.run(move |x: f32| {
+                let e = (-(x * inverse).abs()).exp();
+                let d = e + 1.0;
+                c * (e / (d * d))
+            })
+        }
+        Family::Cauchy => {
+            let c = factor(1.0 / core::f64::consts::PI);
+            run.run(move |x: f32| {
+                let z = x * inverse;
+                c * (z * z + 1.0).recip()
+            })
+        }
+        Family::Laplace => {
+            let c = factor(0.5);
+            run.run(move |x: f32| c * (-(x * inverse).abs()).exp())
+        }
+        Family::Uniform => {
+            let c = factor(0.5);
+            run.run(move |x: f32| if (x * inverse).abs() <= 1.0 { c } else { 0.0 })
+        }
+        Family::Triangular => {
+            let c = factor(1.0);
+            run.run(move |x: f32| c * (1.0 - (x * inverse).abs()).max(0.0))
+        }
+        Family::FastSigmoid => {
+            let c = factor(0.5);
+            run.run(move |x: f32| {
+                let d = (x * inverse).abs() + 1.0;
+                c * (d * d).recip()
+            })
+        }
+        Family::StudentT2 => {
+            let c = factor(0.5);
+            run.run(move |x: f32| {
+                let z = x * inverse;
+                c * (z * z + 1.0).powf(-1.5)
+            })
+        }
+    }
+}
+
+/// Code generic over the density closure (closures cannot be generic themselves).
+trait DensityUser {
+    type Output;
+    fn run<P: Fn(f32) -> f32 + Sync + Copy>(self, density: P) -> Self::Output;
+}
+
+/// The membrane after the reset, for a membrane `u` before it and spike `s`.
+#[inline(always)]
+fn reset(kind: Reset, u: f32, s: f32, threshold: f32) -> f32 {
+    match kind {
+        Reset::Subtract => u - s * threshold,
+        Reset::Zero => u * (1.0 - s),
+        Reset::None => u,
+    }
+}
+
+/// The inputs of a LIF scan, as slices.
+pub(crate) struct LifInputs<'a> {
+    /// `[time, batch, neurons]`.
+    pub current: Cow<'a, [f32]>,
+    /// `[batch, neurons]`.
+    pub initial: Cow<'a, [f32]>,
+    /// `[neurons]`.
+    pub decay: Cow<'a, [f32]>,
+    /// `[neurons]`.
+    pub threshold: Cow<'a, [f32]>,
+    /// `[time, batch, neurons]`.
+    pub noise: Option<Cow<'a, [f32]>>,
+    /// The recurrent weights `[neurons, neurons]` and initial spikes `[batch, neurons]`.
+    pub recurrent: Option<HostRecurrent<'a>>,
+    /// `neurons`.
+    pub neurons: usize,
+}
+
+/// The recurrent connections of a LIF scan, as slices.
+pub(crate) struct HostRecurrent<'a> {
+    /// `[neurons, neurons]`: row `j` is what a spike of neuron `j` adds to the next step.
+    pub weight: Cow<'a, [f32]>,
+    /// `[batch, neurons]`.
+    pub initial_spikes: Cow<'a, [f32]>,
+}
+
+/// `sum_j spikes[j] * weight[j, ..]` into `into`: the recurrent input of one batch row, from the
+/// neurons that fired.
+#[inline(always)]
+fn feedback_row(into: &mut [f32], spikes: &[f32], weight: &[f32]) {
+    into.fill(0.0);
+    let neurons = into.len();
+    nonzeros(spikes, |j, s| {
+        let w = &weight[j * neurons..(j + 1) * neurons];
+        if s == 1.0 {
+            add(into, w);
+        } else {
+            add_scaled(into, w, s);
+        }
+    });
+}
+
+/// Spikes, membranes before the reset and the final membrane of a LIF scan.
+pub(crate) fn lif_scan(inputs: &LifInputs, scan: &LifScan) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let lanes = inputs.initial.len();
+    let neurons = inputs.neurons;
+    let mut spikes = vec![0.0; inputs.current.len()];
+    let mut membrane = vec![0.0; inputs.current.len()];
+    let mut last = inputs.initial.to_vec();
+    let ranges = lane_ranges(lanes, neurons);
+    let spike_parts = split_rows(&mut spikes, lanes, &ranges);
+    let membrane_parts = split_rows(&mut membrane, lanes, &ranges);
+    let last_parts = split_rows(&mut last, lanes, &ranges);
+
+    let work = ranges
+        .iter()
+        .zip(spike_parts)
+        .zip(membrane_parts)
+        .zip(last_parts)
+        .map(|(((range, s), u), v)| (range.start, s, u, v))
+        .collect::<Vec<_>>();
+    work.into_par_iter()
+        .for_each(|(start, mut spike_rows, mut membrane_rows, mut last)| {
+            let v = &mut *last[0];
+            simd(
+                #[inline(always)]
+                || lif_forward_chunk(inputs, scan, start, &mut spike_rows, &mut membrane_rows, v),
+            )
+        });
+
+    (spikes, membrane, last)
+}
+
+/// The whole scan of the lanes `start..start + v.len()` (whole batch rows): `spike_rows[t]` and
+/// `membrane_rows[t]` are their pieces of step `t`, `v` their membranes.
+#[inline(always)]
+fn lif_forward_chunk(
+    inputs: &LifInputs,
+    scan: &LifScan,
+    start: usize,
+    spike_rows: &mut [&mut [f32]],
+    membrane_rows: &mut [&mut [f32]],
+    v: &mut [f32],
+) {
+    let (lanes, neurons, width) = (inputs.initial.len(), inputs.neurons, v.len());
+    let mut feedback = vec![0.0; neurons];
+    for t in 0..spike_rows.len() {
+        let at = t * lanes + start..t * lanes + start + width;
+        let current = &inputs.current[at.clone()];
+        let noise = inputs.noise.as_ref().map(|noise| &noise[at]);
+        let (done, rest) = spike_rows.split_at_mut(t);
+        let (s_row, u_row) = (&mut *rest[0], &mut *membrane_rows[t]);
+        for b in 0..width / neurons {
+            let row = b * neurons..(b + 1) * neurons;
+            if let Some(recurrent) = &inputs.recurrent {
+                let previous = match done.last() {
+                    Some(previous) => &previous[row.clone()],
+                    None => &recurrent.initial_spikes[start + row.start..start + row.end],
+                };
+                feedback_row(&mut feedback, previous, &recurrent.weight);
+            }
+            lif_row(
+                scan.reset,
+                &mut v[row.clone()],
+                &current[row.clone()],
+                &feedback,
+                noise.map(|noise| &noise[row.clone()]),
+                &inputs.decay,
+                &inputs.threshold,
+                &mut s_row[row.clone()],
+                &mut u_row[row],
+            );
+        }
+    }
+}
+
+/// One step of one batch row of a LIF scan: updates `v` and writes the spikes and membranes.
+/// `feedback` is the recurrent input (zeros without recurrence: adding 0 changes no value).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn lif_row(
+    kind: Reset,
+    v: &mut [f32],
+    current: &[f32],
+    feedback: &[f32],
+    noise: Option<&[f32]>,
+    decay: &[f32],
+    threshold: &[f32],
+    spikes: &mut [f32],
+    membrane: &mut [f32],
+) {
+    let n = v.len();
+    let (current, decay, threshold) = (&current[..n], &decay[..n], &threshold[..n]);
+    let feedback = &feedback[..n];
+    let (spikes, membrane) = (&mut spikes[..n], &mut membrane[..n]);
+    match noise {
+        None => {
+            for j in 0..n {
+                let u = v[j] * decay[j] + current[j] + feedback[j];
+                let s = if u - threshold[j] >= 0.0 { 1.0 } else { 0.0 };
+                spikes[j] = s;
+                membrane[j] = u;
+                v[j] = reset(kind, u, s, threshold[j]);
+            }
+        }
+        Some(noise) => {
+            let noise = &noise[..n];
+            for j in 0..n {
+                let u = v[j] * decay[j] + current[j] + feedback[j];
+                let s = if u - threshold[j] + noise[j] >= 0.0 {
+                    1.0
+                } else {
+                    0.0
+                };
+                spikes[j] = s;
+                membrane[j] = u;
+                v[j] = reset(kind, u, s, threshold[j]);
+            }
+        }
+    }
+}
+
+/// The saved forward of a LIF scan and the gradient arriving at one of its outputs.
+pub(crate) struct LifSaved<'a> {
+    /// `[time, batch, neurons]`.
+    pub spikes: Cow<'a, [f32]>,
+    /// `[time, batch, neurons]`, before the reset.
+    pub membrane: Cow<'a, [f32]>,
+    /// The upstream gradient of `output`.
+    pub grad: Cow<'a, [f32]>,
+    /// Which output `grad` belongs to.
+    pub output: LifOutput,
+}
+
+/// Gradients of a LIF scan's current, initial membrane, decay and threshold, and of its
+/// recurrent weight and initial spikes (empty and zeros without recurrence).
+pub(crate) struct LifGradients {
+    pub current: Vec<f32>,
+    pub initial: Vec<f32>,
+    pub decay: Vec<f32>,
+    pub threshold: Vec<f32>,
+    pub weight: Vec<f32>,
+    pub initial_spikes: Vec<f32>,
+}
+
+/// The reverse-time scan of a LIF layer. `lambda` is `dL/dv` for the membrane after the reset;
+/// see [`super::primitive::lif_scan_backward`] for the same rule written with tensor ops.
+pub(crate) fn lif_scan_backward(
+    inputs: &LifInputs,
+    saved: &LifSaved,
+    scan: &LifScan,
+    needs: Needs,
+) -> LifGradients {
+    struct Backward<'a, 'b> {
+        inputs: &'a LifInputs<'b>,
+        saved: &'a LifSaved<'b>,
+        scan: &'a LifScan,
+        needs: Needs,
+    }
+
+    impl DensityUser for Backward<'_, '_> {
+        type Output = LifGradients;
+
+        fn run<P: Fn(f32) -> f32 + Sync + Copy>(self, density: P) -> LifGradients {
+            let Backward {
+                inputs,
+                saved,
+                scan,
+                needs,
+            } = self;
+            let lanes = inputs.initial.len();
+            let neurons = inputs.neurons;
+            let mut grad_current = vec![0.0; saved.spikes.len()];
+            let mut grad_initial = vec![0.0; lanes];
+            let mut grad_spikes = vec![0.0; lanes];
+            let mut lane_decay = vec![0.0; lanes];
+            let mut lane_threshold = vec![0.0; lanes];
+            let ranges = lane_ranges(lanes, neurons);
+            let current_parts = split_rows(&mut grad_current, lanes, &ranges);
+            let initial_parts = split_rows(&mut grad_initial, lanes, &ranges);
+            let spike_parts = split_rows(&mut grad_spikes, lanes, &ranges);
+            let decay_parts = split_rows(&mut lane_decay, lanes, &ranges);
+            let threshold_parts = split_rows(&mut lane_threshold, lanes, &ranges);
+            let work = ranges
+                .iter()
+                .zip(current_parts)
+                .zip(initial_parts)
+                .zip(spike_parts)
+                .zip(decay_parts)
+                .zip(threshold_parts)
+                .map(|(((((range, c), i), s), d), th)| {
+                    let [i, s, d, th] = [i, s, d, th].map(|mut part| part.remove(0));
+                    (
+                        range.start,
+                        c,
+                        ChunkSums {
+                            lambda: i,
+                            feedback: s,
+                            decay: d,
+                            threshold: th,
+                        },
+                    )
+                })
+                .collect::<Vec<_>>();
+
+            let weight_sums: Vec<Vec<f32>> = work
+                .into_par_iter()
+                .map(|(start, mut current_rows, sums)| {
+                    simd(
+                        #[inline(always)]
+                        || {
+                            lif_backward_chunk(
+                                inputs,
+                                saved,
+                                scan,
+                                needs,
+                                density,
+                                start,
+                                &mut current_rows,
+                                sums,
+                            )
+                        },
+                    )
+                })
+                .collect();
+            let weight = weight_sums
+                .into_iter()
+                .reduce(|mut total, sum| {
+                    add(&mut total, &sum);
+                    total
+                })
+                .unwrap_or_default();
+
+            LifGradients {
+                current: grad_current,
+                initial: grad_initial,
+                decay: per_neuron(&lane_decay, neurons),
+                threshold: per_neuron(&lane_threshold, neurons),
+                weight,
+                initial_spikes: grad_spikes,
+            }
+        }
+    }
+
+    with_density(
+        &scan.surrogate,
+        Backward {
+            inputs,
+            saved,
+            scan,
+            needs,
+        },
+    )
+}
+
+/// A thread's lanes of the per-lane results of the LIF backward: `dL/dv` (after the scan, the
+/// initial membrane's gradient), `dL/ds` through the recurrent weights (after the scan, the
+/// initial spikes'), and the decay's and threshold's per-lane sums.
+struct ChunkSums<'a> {
+    lambda: &'a mut [f32],
+    feedback: &'a mut [f32],
+    decay: &'a mut [f32],
+    threshold: &'a mut [f32],
+}
+
+/// The reverse-time scan of the lanes `start..` (whole batch rows); returns the recurrent
+/// weight's gradient from these lanes (empty without recurrence).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn lif_backward_chunk<P: Fn(f32) -> f32 + Copy>(
+    inputs: &LifInputs,
+    saved: &LifSaved,
+    scan: &LifScan,
+    needs: Needs,
+    density: P,
+    start: usize,
+    current_rows: &mut [&mut [f32]],
+    sums: ChunkSums,
+) -> Vec<f32> {
+    let (lanes, neurons) = (inputs.initial.len(), inputs.neurons);
+    let width = sums.lambda.len();
+    let rows = width / neurons;
+    let zeros = vec![0.0; neurons];
+    let mut weight_sum = match &inputs.recurrent {
+        Some(_) if needs.weight => vec![0.0; neurons * neurons],
+        _ => Vec::new(),
+    };
+    if saved.output == LifOutput::Last {
+        sums.lambda
+            .copy_from_slice(&saved.grad[start..start + width]);
+    }
+    let at = |t: usize| t * lanes + start..t * lanes + start + width;
+    for t in (0..current_rows.len()).rev() {
+        let here = at(t);
+        let (spikes, membrane) = (&saved.spikes[here.clone()], &saved.membrane[here.clone()]);
+        // The gradient of the spikes or membranes at step t (that of the final membrane
+        // entered `lambda` above).
+        let grad = (saved.output != LifOutput::Last).then(|| &saved.grad[here]);
+        let previous = (t > 0).then(|| {
+            let there = at(t - 1);
+            (&saved.spikes[there.clone()], &saved.membrane[there])
+        });
+        let out = &mut *current_rows[t];
+        for b in 0..rows {
+            let row = b * neurons..(b + 1) * neurons;
+            let previous = match previous {
+                Some((s, u)) => Previous::Step(&s[row.clone()], &u[row.clone()]),
+                None => Previous::Initial(&inputs.initial[start + row.start..start + row.end]),
+            };
+            let chosen = |output: LifOutput| match grad {
+                Some(grad) if saved.output == output => &grad[row.clone()],
+                _ => &zeros[..],
+            };
+            lif_row_backward(
+                scan,
+                needs,
+                density,
+                RowBackward {
+                    spikes: &spikes[row.clone()],
+                    membrane: &membrane[row.clone()],
+                    previous,
+                    grad_spikes: chosen(LifOutput::Spikes),
+                    grad_membrane: chosen(LifOutput::Membrane),
+                    feedback: &sums.feedback[row.clone()],
+                    decay: &inputs.decay,
+                    threshold: &inputs.threshold,
+                },
+                &mut sums.lambda[row.clone()],
+                &mut out[row.clone()],
+                &mut sums.decay[row.clone()],
+                &mut sums.threshold[row],
+            );
+        }
+        if let Some(recurrent) = &inputs.recurrent {
+            let previous_spikes = match previous {
+                Some((s, _)) => s,
+                None => &recurrent.initial_spikes[start..start + width],
+            };
+            if needs.weight {
+                // dW[j, ..] += s_{t-1}[b, j] * gu[b, ..]
+                for b in 0..rows {
+                    let row = b * neurons..(b + 1) * neurons;
+                    let gu = &out[row.clone()];
+                    nonzeros(&previous_spikes[row], |j, s| {
+                        let into = &mut weight_sum[j * neurons..(j + 1) * neurons];
+                        if s == 1.0 {
+                            add(into, gu);
+                        } else {
+                            add_scaled(into, gu, s);
+                        }
+                    });
+                }
+            }
+            // dL/ds_{t-1} = gu @ W^T
+            let gu = ndarray::ArrayView2::from_shape((rows, neurons), &out[..])
+                .expect("a chunk holds whole rows");
+            let weight = ndarray::ArrayView2::from_shape((neurons, neurons), &recurrent.weight[..])
+                .expect("the recurrent weight is square");
+            let mut feedback =
+                ndarray::ArrayViewMut2::from_shape((rows, neurons), &mut *sums.feedback)
+                    .expect("a chunk holds whole rows");
+            ndarray::linalg::general_mat_mul(1.0, &gu, &weight.t(), 0.0, &mut feedback);
+        }
+    }
+    weight_sum
+}
+
+/// The membrane after the previous step's reset: from that step's spikes and membrane, or the
+/// initial state before step 0.
+#[derive(Clone, Copy)]
+enum Previous<'a> {
+    Step(&'a [f32], &'a [f32]),
+    Initial(&'a [f32]),
+}
+
+/// What one batch row of one step of the LIF backward reads.
+struct RowBackward<'a> {
+    spikes: &'a [f32],
+    membrane: &'a [f32],
+    previous: Previous<'a>,
+    grad_spikes: &'a [f32],
+    grad_membrane: &'a [f32],
+    /// `dL/ds` through the recurrent weights into the next step (zeros without them).
+    feedback: &'a [f32],
+    decay: &'a [f32],
+    threshold: &'a [f32],
+}
+
+/// One step of one batch row of the LIF backward: see [`lif_scan_backward`].
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn lif_row_backward<P: Fn(f32) -> f32>(
+    scan: &LifScan,
+    needs: Needs,
+    density: P,
+    row: RowBackward,
+    lambda: &mut [f32],
+    grad_current: &mut [f32],
+    decay_sum: &mut [f32],
+    threshold_sum: &mut [f32],
+) {
+    let n = lambda.len();
+    let (spikes, membrane) = (&row.spikes[..n], &row.membrane[..n]);
+    let (grad_spikes, grad_membrane) = (&row.grad_spikes[..n], &row.grad_membrane[..n]);
+    let feedback = &row.feedback[..n];
+    let (decay, threshold) = (&row.decay[..n], &row.threshold[..n]);
+    let (grad_current, decay_sum, threshold_sum) = (
+        &mut grad_current[..n],
+        &mut decay_sum[..n],
+        &mut threshold_sum[..n],
+    );
+    for j in 0..n {
+        let (u, s, l) = (membrane[j], spikes[j], lambda[j]);
+        let p = density(u - threshold[j]);
+        // v = reset(u, s): its partials in u, s and the threshold.
+        let (du, ds, dthreshold) = match scan.reset {
+            Reset::Subtract => (1.0, -threshold[j], -s),
+            Reset::Zero => (1.0 - s, -u, 0.0),
+            Reset::None => (1.0, 0.0, 0.0),
+        };
+        let gs = if scan.reset_gradient {
+            grad_spikes[j] + feedback[j] + l * ds
+        } else {
+            grad_spikes[j] + feedback[j]
+        };
+        let gu = grad_membrane[j] + l * du + gs * p;
+        if needs.threshold {
+            threshold_sum[j] += l * dthreshold - gs * p;
+        }
+        if needs.decay {
+            let v_previous = match row.previous {
+                Previous::Step(s, u) => reset(scan.reset, u[j], s[j], threshold[j]),
+                Previous::Initial(v) => v[j],
+            };
+            decay_sum[j] += gu * v_previous;
+        }
+        grad_current[j] = gu;
+        lambda[j] = decay[j] * gu;
+    }
+}
+
+/// Sums `[batch, neurons]` lane values over the batch.
+fn per_neuron(lanes: &[f32], neurons: usize) -> Vec<f32> {
+    let mut sums = vec![0.0; neurons];
+    for row in lanes.chunks(neurons) {
+        for (sum, value) in sums.iter_mut().zip(row) {
+            *sum += value;
+        }
+    }
+    sums
+}
+
+/// The membranes `u_t = decay * u_{t-1} + current_t` of a leaky integrator.
+pub(crate) fn leaky_scan(
+    current: &[f32],
+    initial: &[f32],
+    decay: &[f32],
+    neurons: usize,
+) -> Vec<f32> {
+    let lanes = initial.len();
+    let mut membrane = vec![0.0; current.len()];
+    let mut state = initial.to_vec();
+    for (input, out) in current.chunks(lanes).zip(membrane.chunks_mut(lanes)) {
+        for j in 0..lanes {
+            let u = state[j] * decay[j % neurons] + input[j];
+            out[j] = u;
+            state[j] = u;
+        }
+    }
+    membrane
+}
+
+/// Gradients of a leaky integrator's current, initial membrane and decay, from the upstream
+/// gradient of its membranes.
+pub(crate) fn leaky_scan_backward(
+    membrane: &[f32],
+    initial: &[f32],
+    decay: &[f32],
+    grad: &[f32],
+    neurons: usize,
+    needs_decay: bool,
+) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let lanes = initial.len();
+    let time = membrane.len() / lanes.max(1);
+    let mut grad_current = vec![0.0; membrane.len()];
+    let mut lambda = vec![0.0; lanes];
+    let mut lane_decay = vec![0.0; lanes];
+    for t in (0..time).rev() {
+        let row = t * lanes..(t + 1) * lanes;
+        let previous = if t > 0 {
+            &membrane[row.start - lanes..row.start]
+        } else {
+            initial
+        };
+        let (g, out) = (&grad[row.clone()], &mut grad_current[row]);
+        for j in 0..lanes {
+            let total = g[j] + lambda[j];
+            out[j] = total;
+            if needs_decay {
+                lane_decay[j] += total * previous[j];
+            }
+            lambda[j] = decay[j % neurons] * total;
+        }
+    }
+    (grad_current, lambda, per_neuron(&lane_decay, neurons))
+}
+
+/// The elements of a strided array in row-major order: element `index` is at
+/// `sum_k index[k] * strides[k]` of `memory`.
+pub(crate) fn gather(memory: &[f32], shape: &[usize], strides: &[usize]) -> Vec<f32> {
+    let total: usize = shape.iter().product();
+    let mut out = Vec::with_capacity(total);
+    let Some(last) = shape.len().checked_sub(1) else {
+        out.extend(memory.first());
+        return out;
+    };
+    if total == 0 {
+        return out;
+    }
+    let (width, step) = (shape[last], strides[last]);
+    let mut index = vec![0usize; last];
+    for _ in 0..total / width {
+        let offset: usize = index.iter().zip(strides).map(|(i, s)| i * s).sum();
+        out.extend((0..width).map(|i| memory[offset + i * step]));
+        for axis in (0..last).rev() {
+            index[axis] += 1;
+            if index[axis] < shape[axis] {
+                break;
+            }
+            index[axis] = 0;
+        }
+    }
+    out
+}
+
+/// The nonzero entries of a `[rows, columns]` matrix, row by row (compressed sparse rows).
+#[derive(Debug, Clone)]
+pub(crate) struct SparseRows {
+    /// Where row `r`'s entries start in `columns`; one more than there are rows.
+    starts: Vec<usize>,
+    /// The column of each entry.
+    columns: Vec<u32>,
+    /// The value of each entry, or `None` when every entry is 1.
+    values: Option<Vec<f32>>,
+    /// Number of columns.
+    width: usize,
+}
+
+impl SparseRows {
+    /// The nonzero entries of `matrix`, or `None` when more than `max_density` of them are
+    /// nonzero (the dense product is then faster).
+    pub(crate) fn find(matrix: &[f32], width: usize, max_density: f64) -> Option<SparseRows> {
+        if max_density < 0.0 || width == 0 {
+            return None;
+        }
+        let rows = matrix.len() / width;
+        let limit = (max_density * matrix.len() as f64) as usize;
+        // Rows in blocks, one block per task; each block lists its own entries.
+        let rows_per_block = rows.div_ceil(rayon::current_num_threads() * 4).max(1);
+        let blocks: Vec<(Vec<usize>, Vec<u32>, bool)> = matrix
+            .par_chunks(rows_per_block * width)
+            .map(|block| {
+                simd(
+                    #[inline(always)]
+                    || find_in_block(block, width),
+                )
+            })
+            .collect();
+        let total: usize = blocks.iter().map(|block| block.1.len()).sum();
+        if total > limit {
+            return None;
+        }
+        let binary = blocks.iter().all(|block| block.2);
+        let mut starts = Vec::with_capacity(rows + 1);
+        let mut columns = Vec::with_capacity(total);
+        starts.push(0);
+        for (ends, block_columns, _) in blocks {
+            let offset = columns.len();
+            starts.extend(ends.into_iter().map(|end| offset + end));
+            columns.extend(block_columns);
+        }
+        let values = (!binary).then(|| {
+            let mut values = Vec::with_capacity(total);
+            for (r, row) in matrix.chunks(width).enumerate() {
+                let entries = &columns[starts[r]..starts[r + 1]];
+                values.extend(entries.iter().map(|&c| row[c as usize]));
+            }
+            values
+        });
+        Some(SparseRows {
+            starts,
+            columns,
+            values,
+            width,
+        })
+    }
+
+    fn rows(&self) -> usize {
+        self.starts.len() - 1
+    }
+
+    /// `self @ weight` for a `[width, outputs]` weight.
+    pub(crate) fn matmul(&self, weight: &[f32], outputs: usize) -> Vec<f32> {
+        let mut out = vec![0.0; self.rows() * outputs];
+        let rows_per_task = (16384 / outputs.max(1)).max(1);
+        out.par_chunks_mut(rows_per_task * outputs)
+            .enumerate()
+            .for_each(|(task, block)| {
+                simd(
+                    #[inline(always)]
+                    || self.gather_rows(task * rows_per_task, block, weight, outputs),
+                )
+            });
+        out
+    }
+
+    /// Rows `first..` of `self @ weight` into `block`.
+    #[inline(always)]
+    fn gather_rows(&self, first: usize, block: &mut [f32], weight: &[f32], outputs: usize) {
+        for (i, row) in block.chunks_mut(outputs).enumerate() {
+            let r = first + i;
+            for entry in self.starts[r]..self.starts[r + 1] {
+                let column = self.columns[entry] as usize;
+                let w = &weight[column * outputs..(column + 1) * outputs];
+                match &self.values {
+                    None => add(row, w),
+                    Some(values) => add_scaled(row, w, values[entry]),
+                }
+            }
+        }
+    }
+
+    /// `self^T @ grad` for a `[rows, outputs]` gradient: the weight gradient `[width, outputs]`.
+    ///
+    /// Each thread reads its share of `grad` once, in order, and adds each row into the weight
+    /// rows of that row's active inputs; the threads' sums are added at the end.
+    pub(crate) fn transpose_matmul(&self, grad: &[f32], outputs: usize) -> Vec<f32> {
+        let rows = self.rows();
+        let tasks = rayon::current_num_threads().min(rows).max(1);
+        let per_task = rows.div_ceil(tasks);
+        let mut sums: Vec<Vec<f32>> = (0..tasks)
+            .into_par_iter()
+            .map(|task| {
+                let range = (task * per_task).min(rows)..((task + 1) * per_task).min(rows);
+                simd(
+                    #[inline(always)]
+                    || self.scatter_rows(range, grad, outputs),
+                )
+            })
+            .collect();
+        let mut total = sums.swap_remove(0);
+        for sum in &sums {
+            simd(
+                #[inline(always)]
+                || add(&mut total, sum),
+            );
+        }
+        total
+    }
+
+    /// The weight gradient from rows `range` of `grad`.
+    #[inline(always)]
+    fn scatter_rows(
+        &self,
+        range: core::ops::Range<usize>,
+        grad: &[f32],
+        outputs: usize,
+    ) -> Vec<f32> {
+        let mut sum = vec![0.0; self.width * outputs];
+        for r in range {
+            let g = &grad[r * outputs..(r + 1) * outputs];
+            for entry in self.starts[r]..self.starts[r + 1] {
+                let column = self.columns[entry] as usize;
+                let into = &mut sum[column * outputs..(column + 1) * outputs];
+                match &self.values {
+                    None => add(into, g),
+                    Some(values) => add_scaled(into, g, values[entry]),
+                }
+            }
+        }
+        sum
+    }
+}
+
+/// The nonzero columns of each row of `block` (`rows x width`): each row's end in the list,
+/// the list, and whether every nonzero is 1.
+#[inline(always)]
+fn find_in_block(block: &[f32], width: usize) -> (Vec<usize>, Vec<u32>, bool) {
+    let mut ends = Vec::with_capacity(block.len() / width);
+    let mut columns = Vec::with_capacity(block.len() / 16);
+    let mut binary = true;
+    for row in block.chunks(width) {
+        nonzeros(row, |column, value| {
+            columns.push(column as u32);
+            binary &= value == 1.0;
+        });
+        ends.push(columns.len());
+    }
+    (ends, columns, binary)
+}
+
+/// Calls `found(column, value)` for every nonzero of `row`, testing eight values at a time.
+#[inline(always)]
+fn nonzeros(row: &[f32], mut found: impl FnMut(usize, f32)) {
+    let mut chunks = row.chunks_exact(8);
+    for (c, chunk) in chunks.by_ref().enumerate() {
+        let mut mask = 0u32;
+        for (k, &value) in chunk.iter().enumerate() {
+            mask |= u32::from(value != 0.0) << k;
+        }
+        while mask != 0 {
+            let k = mask.trailing_zeros() as usize;
+            found(c * 8 + k, chunk[k]);
+            mask &= mask - 1;
+        }
+    }
+    let done = row.len() - chunks.remainder().len();
+    for (k, &value) in chunks.remainder().iter().enumerate() {
+        if value != 0.0 {
+            found(done + k, value);
+        }
+    }
+}
+
+#[inline(always)]
+fn add(into: &mut [f32], from: &[f32]) {
+    for (a, b) in into.iter_mut().zip(from) {
+        *a += b;
+    }
+}
+
+#[inline(always)]
+fn add_scaled(into: &mut [f32], from: &[f32], scale: f32) {
+    for (a, b) in into.iter_mut().zip(from) {
+        *a += scale * b;
+    }
+}
