@@ -20,6 +20,11 @@ use spikeburn::nn::loss::cross_entropy;
 
 use workload::{Net, Workload};
 
+/// The allocator of the examples (see `examples/common/mod.rs`): glibc's malloc returns each
+/// fused op's multi-megabyte outputs to the system and faults them back in on the next call.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     divan::main();
 }

@@ -17,6 +17,7 @@
 //! cargo run --release --example bench                       # every workload on ndarray
 //! cargo run --release --example bench -- --workload W1 --iterations 20
 //! cargo run --release --features flex --example bench -- --device flex
+//! cargo run --release --example bench -- --workload W1 --sparse never   # dense projections
 //! ```
 //!
 //! For each workload the table gives the median, minimum and maximum seconds of a forward pass
@@ -34,6 +35,7 @@ use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams};
 
 use clap::Parser;
+use spikeburn::nn::fused::SparseInput;
 use spikeburn::nn::loss::cross_entropy;
 
 use common::table::Table;
@@ -49,10 +51,22 @@ struct Args {
     /// Backend: ndarray, flex or wgpu.
     #[arg(long, default_value = "ndarray")]
     device: String,
+    /// Input projections from the active inputs: auto (by measured density), always or never.
+    #[arg(long, default_value = "auto", value_parser = parse_sparse)]
+    sparse: SparseInput,
     /// Timed iterations per measurement (after two warm-up iterations); the large workloads use
     /// a fifth of it, at least 3.
     #[arg(long, default_value_t = 10)]
     iterations: usize,
+}
+
+fn parse_sparse(name: &str) -> Result<SparseInput, String> {
+    match name {
+        "auto" => Ok(SparseInput::Auto),
+        "always" => Ok(SparseInput::Always),
+        "never" => Ok(SparseInput::Never),
+        other => Err(format!("`{other}` is not auto, always or never")),
+    }
 }
 
 /// The process's peak resident memory so far, in MiB (Linux; 0 elsewhere).
@@ -147,6 +161,7 @@ fn run(args: &Args) -> Result<(), String> {
         let before = peak_mib();
 
         let mut network = Net::new(workload, &autodiff);
+        network.sparse = args.sparse;
         let mut optimizer = AdamConfig::new().init();
         let train = if workload.train {
             let seconds = time(iterations, || {

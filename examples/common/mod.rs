@@ -12,6 +12,14 @@ pub mod workload;
 use std::path::Path;
 use std::process::ExitCode;
 
+/// The examples allocate through mimalloc. Each fused op hands its outputs to Burn as fresh
+/// multi-megabyte buffers; glibc's malloc serves those from new pages and returns them to the
+/// system when they are freed, so every op paid page faults and cross-core TLB flushes (W1's
+/// forward took 25 ms with it, 11 ms with mimalloc). PyTorch keeps its own caching allocator for
+/// the same reason.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The exit code of an example whose work ended in `result`: an error is printed as
 /// `error: ...` (a user's mistake gets a message, not a backtrace).
 pub fn exit(result: Result<(), String>) -> ExitCode {

@@ -4,6 +4,7 @@
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
+use spikeburn::nn::fused::{SparseInput, project};
 use spikeburn::nn::loss::max_over_time;
 use spikeburn::nn::neuron::{
     LeakyReadout, LeakyReadoutConfig, Lif, LifConfig, RecurrentLif, RecurrentLifConfig,
@@ -101,6 +102,9 @@ pub struct Net {
     pub lifs: Vec<Lif>,
     pub recurrent: Vec<RecurrentLif>,
     pub readout: Option<LeakyReadout>,
+    /// When the projections compute from the active inputs only.
+    #[module(skip)]
+    pub sparse: SparseInput,
 }
 
 impl Net {
@@ -146,6 +150,7 @@ impl Net {
             lifs,
             recurrent,
             readout,
+            sparse: SparseInput::Auto,
         }
     }
 
@@ -153,7 +158,7 @@ impl Net {
     pub fn forward(&self, input: Tensor<3>) -> Tensor<2> {
         let mut activity = input;
         for (layer, linear) in self.linears.iter().enumerate() {
-            let current = linear.forward(activity);
+            let current = project(linear, activity, self.sparse);
             activity = if let Some(lif) = self.lifs.get(layer) {
                 lif.forward(current, None, false).spikes
             } else if let Some(lif) = self.recurrent.get(layer) {
