@@ -218,12 +218,12 @@ fn lif_forward_chunk(
 ) {
     let (lanes, neurons, width) = (inputs.initial.len(), inputs.neurons, v.len());
     let mut feedback = vec![0.0; neurons];
-    for t in 0..spike_rows.len() {
+    for (t, u_row) in membrane_rows.iter_mut().enumerate() {
         let at = t * lanes + start..t * lanes + start + width;
         let current = &inputs.current[at.clone()];
         let noise = inputs.noise.as_ref().map(|noise| &noise[at]);
         let (done, rest) = spike_rows.split_at_mut(t);
-        let (s_row, u_row) = (&mut *rest[0], &mut *membrane_rows[t]);
+        let s_row = &mut *rest[0];
         for b in 0..width / neurons {
             let row = b * neurons..(b + 1) * neurons;
             if let Some(recurrent) = &inputs.recurrent {
@@ -873,19 +873,23 @@ fn find_in_block(block: &[f32], width: usize) -> (Vec<usize>, Vec<u32>, bool) {
     (ends, columns, binary)
 }
 
-/// Calls `found(column, value)` for every nonzero of `row`, testing eight values at a time.
+/// Calls `found(column, value)` for every nonzero of `row`. Eight values at a time are first
+/// tested together (an OR of their bits without the sign bit), so the mostly
+/// zero chunks of a sparse spike train cost one test each.
 #[inline(always)]
 fn nonzeros(row: &[f32], mut found: impl FnMut(usize, f32)) {
     let mut chunks = row.chunks_exact(8);
     for (c, chunk) in chunks.by_ref().enumerate() {
-        let mut mask = 0u32;
-        for (k, &value) in chunk.iter().enumerate() {
-            mask |= u32::from(value != 0.0) << k;
+        let any = chunk
+            .iter()
+            .fold(0u32, |bits, value| bits | (value.to_bits() << 1));
+        if any == 0 {
+            continue;
         }
-        while mask != 0 {
-            let k = mask.trailing_zeros() as usize;
-            found(c * 8 + k, chunk[k]);
-            mask &= mask - 1;
+        for (k, &value) in chunk.iter().enumerate() {
+            if value != 0.0 {
+                found(c * 8 + k, value);
+            }
         }
     }
     let done = row.len() - chunks.remainder().len();
