@@ -14,7 +14,10 @@ use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, NodeGuard, Ops, OpsKind};
 use burn::backend::tensor::FloatTensor;
 
-use super::{LifOutput, LifScan, Needs, SequenceBackend, SparseCache, SparseInput};
+use super::{
+    Adaptation, AdaptiveOutput, LifOutput, LifScan, Needs, SequenceBackend, SparseCache,
+    SparseInput,
+};
 
 /// What the backward of every output of one LIF scan needs.
 #[derive(Debug, Clone)]
@@ -190,6 +193,64 @@ impl<B: SequenceBackend> Backward<B, 6> for RecurrentScanBackward {
     }
 }
 
+/// What the backward of every output of one adaptive LIF scan needs.
+#[derive(Debug, Clone)]
+struct AdaptiveSaved<B: Backend> {
+    spikes: FloatTensor<B>,
+    membrane: FloatTensor<B>,
+    adaptations: FloatTensor<B>,
+    initial: FloatTensor<B>,
+    initial_adaptation: FloatTensor<B>,
+    decay: FloatTensor<B>,
+    threshold: FloatTensor<B>,
+    scan: LifScan,
+    adaptation: Adaptation,
+}
+
+#[derive(Debug)]
+struct AdaptiveScanBackward(AdaptiveOutput);
+
+impl<B: SequenceBackend> Backward<B, 5> for AdaptiveScanBackward {
+    type State = AdaptiveSaved<B>;
+
+    fn backward(self, ops: Ops<Self::State, 5>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let grad = grads.consume::<B>(&ops.node);
+        let [current, initial, initial_adaptation, decay, threshold] = ops.parents;
+        let needs = Needs {
+            decay: decay.is_some(),
+            threshold: threshold.is_some(),
+            weight: false,
+        };
+        let saved = ops.state;
+        let (g_current, g_initial, g_adaptation, g_decay, g_threshold) =
+            B::adaptive_lif_scan_backward(
+                saved.spikes,
+                saved.membrane,
+                saved.adaptations,
+                saved.initial,
+                saved.initial_adaptation,
+                saved.decay,
+                saved.threshold,
+                grad,
+                self.0,
+                saved.scan,
+                saved.adaptation,
+                needs,
+            );
+        for (node, gradient) in [
+            (current, g_current),
+            (initial, g_initial),
+            (initial_adaptation, g_adaptation),
+            (decay, g_decay),
+            (threshold, g_threshold),
+        ] {
+            if let Some(node) = node {
+                grads.register::<B>(node.id, gradient);
+            }
+        }
+    }
+}
+
 #[derive(Debug)]
 struct LeakyScanBackward;
 
@@ -317,6 +378,72 @@ impl<B: SequenceBackend, C: CheckpointStrategy> SequenceBackend for Autodiff<B, 
             node(LifOutput::Spikes, for_spikes, spikes),
             node(LifOutput::Membrane, for_membrane, membrane),
             node(LifOutput::Last, for_last, last),
+        )
+    }
+
+    fn adaptive_lif_scan(
+        current: FloatTensor<Self>,
+        initial: FloatTensor<Self>,
+        initial_adaptation: FloatTensor<Self>,
+        decay: FloatTensor<Self>,
+        threshold: FloatTensor<Self>,
+        scan: LifScan,
+        adaptation: Adaptation,
+    ) -> (
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+    ) {
+        let parents = || {
+            [
+                current.node(),
+                initial.node(),
+                initial_adaptation.node(),
+                decay.node(),
+                threshold.node(),
+            ]
+        };
+        let guards = [(); 4].map(|_| parents());
+        let [current, initial, initial_adaptation, decay, threshold] =
+            [current, initial, initial_adaptation, decay, threshold]
+                .map(|tensor| tensor.into_primitive());
+        let (spikes, membrane, last, adaptations) = B::adaptive_lif_scan(
+            current,
+            initial.clone(),
+            initial_adaptation.clone(),
+            decay.clone(),
+            threshold.clone(),
+            scan,
+            adaptation,
+        );
+        let saved = AdaptiveSaved {
+            spikes: spikes.clone(),
+            membrane: membrane.clone(),
+            adaptations: adaptations.clone(),
+            initial,
+            initial_adaptation,
+            decay,
+            threshold,
+            scan,
+            adaptation,
+        };
+        let [for_spikes, for_membrane, for_last, for_adaptations] = guards;
+        let node = |which: AdaptiveOutput, parents: [NodeGuard; 5], output: FloatTensor<B>| {
+            match AdaptiveScanBackward(which)
+                .prepare::<C>(parents)
+                .compute_bound()
+                .stateful()
+            {
+                OpsKind::Tracked(prep) => prep.finish(saved.clone(), output),
+                OpsKind::UnTracked(prep) => prep.finish(output),
+            }
+        };
+        (
+            node(AdaptiveOutput::Spikes, for_spikes, spikes),
+            node(AdaptiveOutput::Membrane, for_membrane, membrane),
+            node(AdaptiveOutput::Last, for_last, last),
+            node(AdaptiveOutput::Adaptation, for_adaptations, adaptations),
         )
     }
 

@@ -65,6 +65,29 @@ pub enum LifOutput {
     Last,
 }
 
+/// The threshold adaptation of an adaptive LIF scan: the threshold is raised by
+/// `strength * a`, and `a <- decay * a + s` after every step.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Adaptation {
+    /// Threshold increase per unit of adaptation.
+    pub strength: f64,
+    /// Decay of the adaptation per step.
+    pub decay: f64,
+}
+
+/// One output of an adaptive LIF scan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdaptiveOutput {
+    /// The spikes, `[time, batch, neurons]`.
+    Spikes,
+    /// The membranes before the reset, `[time, batch, neurons]`.
+    Membrane,
+    /// The membrane after the last step's reset, `[batch, neurons]`.
+    Last,
+    /// The adaptation after every step, `[time, batch, neurons]`.
+    Adaptation,
+}
+
 /// When an input projection uses the active inputs only.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -268,6 +291,82 @@ pub trait SequenceBackend: Backend {
                 Some(&recurrent),
             );
         (current, weight, initial, initial_spikes, decay, threshold)
+    }
+
+    /// An adaptive LIF layer over a sequence: [`lif_scan`](SequenceBackend::lif_scan) against
+    /// the threshold `threshold + strength * a`, with `a <- decay * a + s` after each step.
+    /// Returns the spikes, the membranes, the final membrane and the adaptation after every
+    /// step. Every backend runs it as primitive ops per step, one autodiff node for the sequence.
+    ///
+    /// # Shapes
+    /// - `initial_adaptation`: `[batch, neurons]`; the rest as in
+    ///   [`lif_scan`](SequenceBackend::lif_scan)
+    /// - returns: `[time, batch, neurons]` twice, `[batch, neurons]`, `[time, batch, neurons]`
+    #[allow(clippy::too_many_arguments)]
+    fn adaptive_lif_scan(
+        current: FloatTensor<Self>,
+        initial: FloatTensor<Self>,
+        initial_adaptation: FloatTensor<Self>,
+        decay: FloatTensor<Self>,
+        threshold: FloatTensor<Self>,
+        scan: LifScan,
+        adaptation: Adaptation,
+    ) -> (
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+    ) {
+        let [spikes, membrane, last, adaptations] = primitive::adaptive_scan::<Self>(
+            current,
+            initial,
+            initial_adaptation,
+            decay,
+            threshold,
+            &scan,
+            &adaptation,
+        );
+        (spikes, membrane, last, adaptations)
+    }
+
+    /// The backward of [`adaptive_lif_scan`](SequenceBackend::adaptive_lif_scan) for the
+    /// gradient `grad` of its output `output`: gradients of the current, the initial membrane,
+    /// the initial adaptation, the decay and the threshold.
+    #[allow(clippy::too_many_arguments, clippy::type_complexity)]
+    fn adaptive_lif_scan_backward(
+        spikes: FloatTensor<Self>,
+        membrane: FloatTensor<Self>,
+        adaptations: FloatTensor<Self>,
+        initial: FloatTensor<Self>,
+        initial_adaptation: FloatTensor<Self>,
+        decay: FloatTensor<Self>,
+        threshold: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        output: AdaptiveOutput,
+        scan: LifScan,
+        adaptation: Adaptation,
+        needs: Needs,
+    ) -> (
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+    ) {
+        let [current, initial, initial_adaptation, decay, threshold] =
+            primitive::adaptive_scan_backward::<Self>(
+                [spikes, membrane, adaptations],
+                initial,
+                initial_adaptation,
+                decay,
+                threshold,
+                grad,
+                output,
+                &scan,
+                &adaptation,
+                needs,
+            );
+        (current, initial, initial_adaptation, decay, threshold)
     }
 
     /// A leaky integrator over a sequence: `u = decay * u + current` at every step; returns
@@ -705,6 +804,33 @@ pub(crate) fn recurrent_lif_sequence(
         Tensor::from_dispatch(spikes),
         Tensor::from_dispatch(membrane),
         Tensor::from_dispatch(last),
+    )
+}
+
+/// A whole adaptive LIF sequence as one op; see [`SequenceBackend::adaptive_lif_scan`].
+pub(crate) fn adaptive_lif_sequence(
+    current: Tensor<3>,
+    initial: Tensor<2>,
+    initial_adaptation: Tensor<2>,
+    decay: Tensor<1>,
+    threshold: Tensor<1>,
+    scan: LifScan,
+    adaptation: Adaptation,
+) -> (Tensor<3>, Tensor<3>, Tensor<2>, Tensor<3>) {
+    let (spikes, membrane, last, adaptations) = <Dispatch as SequenceBackend>::adaptive_lif_scan(
+        current.into_dispatch(),
+        initial.into_dispatch(),
+        initial_adaptation.into_dispatch(),
+        decay.into_dispatch(),
+        threshold.into_dispatch(),
+        scan,
+        adaptation,
+    );
+    (
+        Tensor::from_dispatch(spikes),
+        Tensor::from_dispatch(membrane),
+        Tensor::from_dispatch(last),
+        Tensor::from_dispatch(adaptations),
     )
 }
 

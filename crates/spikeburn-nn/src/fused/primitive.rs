@@ -6,7 +6,7 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Slice, TensorMetadata, get_or_init_device_settings};
 use burn::tensor::Shape;
 
-use super::{LifOutput, LifScan, Needs};
+use super::{Adaptation, AdaptiveOutput, LifOutput, LifScan, Needs};
 use crate::neuron::Reset;
 use crate::spike::backend::surrogate_density;
 
@@ -300,4 +300,170 @@ pub(crate) fn linear_weight_grad<B: Backend>(
     grad: FloatTensor<B>,
 ) -> FloatTensor<B> {
     B::float_matmul(B::float_transpose(input), grad)
+}
+
+/// The adaptive LIF scan: [`lif_scan`] against the threshold `threshold + beta * a_{t-1}`, with
+/// `a_t = rho * a_{t-1} + s_t`. Returns the spikes, the membranes before the reset, the final
+/// membrane and the adaptation after every step.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn adaptive_scan<B: Backend>(
+    current: FloatTensor<B>,
+    initial: FloatTensor<B>,
+    initial_adaptation: FloatTensor<B>,
+    decay: FloatTensor<B>,
+    threshold: FloatTensor<B>,
+    scan: &LifScan,
+    adaptation: &Adaptation,
+) -> [FloatTensor<B>; 4] {
+    let time = current.shape()[0];
+    let (decay, threshold) = (row::<B>(decay), row::<B>(threshold));
+    let (mut v, mut a) = (initial, initial_adaptation);
+    let mut outputs = [(); 3].map(|_| Vec::with_capacity(time));
+    for t in 0..time {
+        let u = B::float_add(B::float_mul(v, decay.clone()), step::<B>(&current, t));
+        // The reference's order: a * beta + threshold.
+        let effective = B::float_add(
+            B::float_mul_scalar(a.clone(), adaptation.strength.into()),
+            threshold.clone(),
+        );
+        let s = heaviside::<B>(B::float_sub(u.clone(), effective.clone()));
+        v = reset::<B>(scan.reset, u.clone(), s.clone(), &effective);
+        a = B::float_add(B::float_mul_scalar(a, adaptation.decay.into()), s.clone());
+        let [spikes, membranes, adaptations] = &mut outputs;
+        spikes.push(s);
+        membranes.push(u);
+        adaptations.push(a.clone());
+    }
+    let [spikes, membranes, adaptations] = outputs;
+    [
+        stack::<B>(spikes),
+        stack::<B>(membranes),
+        v,
+        stack::<B>(adaptations),
+    ]
+}
+
+/// The reverse-time scan of [`adaptive_scan`], for the gradient `grad` of its output `output`:
+/// gradients of the current, the initial membrane, the initial adaptation, the decay and the
+/// threshold (zeros for the last two unless `needs` asks).
+///
+/// With `lambda = dL/dv_t`, `kappa = dL/da_t` and the effective threshold `theta_t`:
+/// - `gs = dL/ds_t + kappa` (the adaptation counts the spike) `+ lambda * ds` with
+///   `reset_gradient`;
+/// - `gu = dL/du_t + lambda * du + gs * p(u_t - theta_t)`;
+/// - `dtheta_t = lambda * dtheta - gs * p`, which the threshold collects;
+/// - `kappa` for step `t - 1` is `rho * kappa + beta * dtheta_t`, `lambda` is `decay * gu`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn adaptive_scan_backward<B: Backend>(
+    saved: [FloatTensor<B>; 3],
+    initial: FloatTensor<B>,
+    initial_adaptation: FloatTensor<B>,
+    decay: FloatTensor<B>,
+    threshold: FloatTensor<B>,
+    grad: FloatTensor<B>,
+    output: AdaptiveOutput,
+    scan: &LifScan,
+    adaptation: &Adaptation,
+    needs: Needs,
+) -> [FloatTensor<B>; 5] {
+    let [spikes, membrane, adaptations] = saved;
+    let time = spikes.shape()[0];
+    let (decay_vector, threshold_vector) = (decay.clone(), threshold.clone());
+    let (decay, threshold) = (row::<B>(decay), row::<B>(threshold));
+    let zeros_like = |t: &FloatTensor<B>| B::float_mul_scalar(t.clone(), 0.0.into());
+    let mut lambda = match output {
+        AdaptiveOutput::Last => grad.clone(),
+        _ => zeros_like(&initial),
+    };
+    let mut kappa = zeros_like(&initial);
+    let mut decay_sum = zeros_like(&initial);
+    let mut threshold_sum = zeros_like(&initial);
+    // The adaptation before step t, and the effective threshold it sets.
+    let adaptation_before = |t: usize| {
+        if t > 0 {
+            step::<B>(&adaptations, t - 1)
+        } else {
+            initial_adaptation.clone()
+        }
+    };
+    let effective = |t: usize| {
+        B::float_add(
+            B::float_mul_scalar(adaptation_before(t), adaptation.strength.into()),
+            threshold.clone(),
+        )
+    };
+    let mut grad_current = Vec::with_capacity(time);
+    for t in (0..time).rev() {
+        if output == AdaptiveOutput::Adaptation {
+            kappa = B::float_add(kappa, step::<B>(&grad, t));
+        }
+        let (u, s, theta) = (step::<B>(&membrane, t), step::<B>(&spikes, t), effective(t));
+        let p = surrogate_density::<B>(B::float_sub(u.clone(), theta.clone()), &scan.surrogate);
+        let mut gs = kappa.clone();
+        if output == AdaptiveOutput::Spikes {
+            gs = B::float_add(gs, step::<B>(&grad, t));
+        }
+        let (du, ds, dtheta) = match scan.reset {
+            Reset::Subtract => (None, Some(B::float_neg(theta)), Some(B::float_neg(s))),
+            Reset::Zero => (
+                Some(B::float_add_scalar(B::float_neg(s), 1.0.into())),
+                Some(B::float_neg(u.clone())),
+                None,
+            ),
+            Reset::None => (None, None, None),
+        };
+        if scan.reset_gradient
+            && let Some(ds) = ds
+        {
+            gs = B::float_add(gs, B::float_mul(lambda.clone(), ds));
+        }
+        let gs_p = B::float_mul(gs, p);
+        let mut gu = match du {
+            Some(du) => B::float_mul(lambda.clone(), du),
+            None => lambda.clone(),
+        };
+        gu = B::float_add(gu, gs_p.clone());
+        if output == AdaptiveOutput::Membrane {
+            gu = B::float_add(gu, step::<B>(&grad, t));
+        }
+        let from_reset = match dtheta {
+            Some(d) => B::float_mul(lambda.clone(), d),
+            None => zeros_like(&gs_p),
+        };
+        let grad_theta = B::float_sub(from_reset, gs_p);
+        if needs.threshold {
+            threshold_sum = B::float_add(threshold_sum, grad_theta.clone());
+        }
+        if needs.decay {
+            let previous = if t > 0 {
+                let (u, s) = (step::<B>(&membrane, t - 1), step::<B>(&spikes, t - 1));
+                reset::<B>(scan.reset, u, s, &effective(t - 1))
+            } else {
+                initial.clone()
+            };
+            decay_sum = B::float_add(decay_sum, B::float_mul(gu.clone(), previous));
+        }
+        kappa = B::float_add(
+            B::float_mul_scalar(kappa, adaptation.decay.into()),
+            B::float_mul_scalar(grad_theta, adaptation.strength.into()),
+        );
+        lambda = B::float_mul(gu.clone(), decay.clone());
+        grad_current.push(gu);
+    }
+    grad_current.reverse();
+
+    let per_neuron = |sum: FloatTensor<B>, wanted: bool, like: &FloatTensor<B>| {
+        if wanted {
+            batch_sum::<B>(sum)
+        } else {
+            zeros_like(like)
+        }
+    };
+    [
+        stack::<B>(grad_current),
+        lambda,
+        kappa,
+        per_neuron(decay_sum, needs.decay, &decay_vector),
+        per_neuron(threshold_sum, needs.threshold, &threshold_vector),
+    ]
 }

@@ -10,8 +10,8 @@ use spikeburn_noise::Noise;
 
 use super::{SparseInput, project};
 use crate::neuron::{
-    LeakyReadoutConfig, LifConfig, LifState, RecurrentLifConfig, RecurrentLifState, Reset,
-    SynapticConfig, SynapticState,
+    AdaptiveLifConfig, AdaptiveLifState, LeakyReadoutConfig, LifConfig, LifState,
+    RecurrentLifConfig, RecurrentLifState, Reset, SynapticConfig, SynapticState,
 };
 use crate::noise::sample_noise;
 use crate::{Firing, SpikeMode};
@@ -195,6 +195,78 @@ fn recurrent_lif_matches_per_step_for_every_reset_and_parameter() {
                         (
                             "d weight",
                             values(layer.recurrent.weight.val().grad(&grads).unwrap()),
+                        ),
+                    ];
+                    if learn {
+                        found.push(("d decay", param_gradient(&layer.decay.logit, &grads)));
+                        found.push((
+                            "d threshold",
+                            param_gradient(&layer.threshold.learned, &grads),
+                        ));
+                    }
+                    found
+                };
+                let (fused, reference) = (run(true), run(false));
+                let rate = fused[0].1.iter().sum::<f32>() / fused[0].1.len() as f32;
+                assert!((0.1..0.9).contains(&rate), "{context}: firing rate {rate}");
+                assert_eq!(fused[0].1, reference[0].1, "{context}: spikes");
+                for ((what, got), (_, want)) in fused.iter().zip(&reference) {
+                    assert_close(got, want, &format!("{context}: {what}"));
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn adaptive_lif_matches_per_step_for_every_reset_and_parameter() {
+    for (name, device) in devices() {
+        for reset in [Reset::Subtract, Reset::Zero, Reset::None] {
+            for (reset_gradient, learn) in [(false, false), (true, true), (false, true)] {
+                let context =
+                    format!("{name} {reset:?} reset_gradient={reset_gradient} learn={learn}");
+                let firing = Firing::new(Noise::logistic(0.3).unwrap(), SpikeMode::Deterministic);
+                let layer = AdaptiveLifConfig::new(NEURONS)
+                    .with_decay(0.85)
+                    .with_threshold(0.7)
+                    .with_adaptation(0.3)
+                    .with_adaptation_decay(0.9)
+                    .with_reset(reset)
+                    .with_reset_gradient(reset_gradient)
+                    .with_learn_decay(learn)
+                    .with_learn_threshold(learn)
+                    .with_firing(firing)
+                    .init(&device);
+                let case = Case::new(&device, 23);
+                let initial_adaptation =
+                    Tensor::<2>::random([BATCH, NEURONS], Distribution::Uniform(0.0, 1.0), &device)
+                        .require_grad();
+                let run = |fused: bool| {
+                    let state = AdaptiveLifState {
+                        membrane: case.initial.clone(),
+                        adaptation: initial_adaptation.clone(),
+                    };
+                    let train = if fused {
+                        layer.forward(case.current.clone(), Some(state), true)
+                    } else {
+                        layer.forward_per_step(case.current.clone(), Some(state), true)
+                    };
+                    let membrane = train.membrane.unwrap();
+                    let loss = (train.spikes.clone() * case.weights[0].clone()).sum()
+                        + (membrane.clone() * case.weights[1].clone()).sum()
+                        + (train.state.membrane.clone() * case.last_weights.clone()).sum()
+                        + (train.state.adaptation.clone() * case.last_weights.clone() * 0.5).sum();
+                    let grads = loss.backward();
+                    let mut found = vec![
+                        ("spikes", values(train.spikes)),
+                        ("membrane", values(membrane)),
+                        ("state", values(train.state.membrane)),
+                        ("adaptation", values(train.state.adaptation)),
+                        ("d current", gradient(&case.current, &grads)),
+                        ("d initial", gradient(&case.initial, &grads)),
+                        (
+                            "d initial adaptation",
+                            gradient(&initial_adaptation, &grads),
                         ),
                     ];
                     if learn {

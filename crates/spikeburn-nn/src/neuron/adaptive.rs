@@ -7,9 +7,10 @@ use burn::tensor::{Device, Tensor};
 use super::params::DecayFactor;
 use super::{
     Decay, Reset, SpikeTrain, Threshold, check_neurons, check_sequence, check_step, fire_and_reset,
-    scan, valid,
+    scan, step_of, valid,
 };
-use crate::{Firing, NnError};
+use crate::fused::{Adaptation, LifScan, adaptive_lif_sequence};
+use crate::{Firing, NnError, SpikeMode};
 
 /// Configuration of an [`AdaptiveLif`] layer, after
 /// [Bellec et al. (2018)](https://arxiv.org/abs/1803.09574):
@@ -161,6 +162,54 @@ impl AdaptiveLif {
     /// # Panics
     /// If the last axis of `input` is not `neurons`.
     pub fn forward(
+        &self,
+        input: Tensor<3>,
+        state: Option<AdaptiveLifState>,
+        record_membrane: bool,
+    ) -> SpikeTrain<AdaptiveLifState> {
+        if self.firing.mode != SpikeMode::Deterministic {
+            // Escape noise and expected spikes go through the per-step loop.
+            return self.forward_per_step(input, state, record_membrane);
+        }
+        let [_, batch, _] = check_sequence("AdaptiveLif", &input, self.neurons);
+        let device = input.device();
+        let state = state.unwrap_or_else(|| AdaptiveLifState::zeros(batch, self.neurons, &device));
+        let scan = LifScan {
+            reset: self.reset,
+            reset_gradient: self.reset_gradient,
+            surrogate: self.firing.surrogate(),
+        };
+        let adaptation = Adaptation {
+            strength: self.adaptation,
+            decay: self.adaptation_decay,
+        };
+        let (spikes, membrane, last, adaptations) = adaptive_lif_sequence(
+            input,
+            state.membrane,
+            state.adaptation,
+            self.decay.values(self.neurons, &device),
+            self.threshold.values(self.neurons, &device),
+            scan,
+            adaptation,
+        );
+        let time = adaptations.dims()[0];
+        SpikeTrain {
+            spikes,
+            membrane: record_membrane.then_some(membrane),
+            state: AdaptiveLifState {
+                membrane: last,
+                adaptation: step_of(&adaptations, time - 1),
+            },
+        }
+    }
+
+    /// [`forward`](AdaptiveLif::forward) as a loop over
+    /// [`forward_step`](AdaptiveLif::forward_step)'s arithmetic, one autodiff node per op: the
+    /// reference the fused op is tested against, and the path of the noisy firing modes.
+    ///
+    /// # Shapes
+    /// - as [`forward`](AdaptiveLif::forward)
+    pub fn forward_per_step(
         &self,
         input: Tensor<3>,
         state: Option<AdaptiveLifState>,
