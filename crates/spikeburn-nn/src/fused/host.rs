@@ -122,13 +122,38 @@ trait DensityUser {
     fn run<P: Fn(f32) -> f32 + Sync + Copy>(self, density: P) -> Self::Output;
 }
 
-/// The membrane after the reset, for a membrane `u` before it and spike `s`.
-#[inline(always)]
-fn reset(kind: Reset, u: f32, s: f32, threshold: f32) -> f32 {
-    match kind {
-        Reset::Subtract => u - s * threshold,
-        Reset::Zero => u * (1.0 - s),
-        Reset::None => u,
+/// A reset as two coefficients, `v = u - s * (by_threshold * threshold + by_membrane * u)`, so
+/// that the inner loops hold no branch on its kind and vectorise: subtract is `(1, 0)`, zero
+/// `(0, 1)` and none `(0, 0)`.
+#[derive(Clone, Copy)]
+struct ResetRule {
+    by_threshold: f32,
+    by_membrane: f32,
+}
+
+impl ResetRule {
+    fn of(kind: Reset) -> Self {
+        let (by_threshold, by_membrane) = match kind {
+            Reset::Subtract => (1.0, 0.0),
+            Reset::Zero => (0.0, 1.0),
+            Reset::None => (0.0, 0.0),
+        };
+        ResetRule {
+            by_threshold,
+            by_membrane,
+        }
+    }
+
+    /// The membrane after the reset, for a membrane `u` before it and spike `s`.
+    #[inline(always)]
+    fn apply(self, u: f32, s: f32, threshold: f32) -> f32 {
+        u - s * self.drop(u, threshold)
+    }
+
+    /// What a spike takes off the membrane `u`: `-dv/ds`.
+    #[inline(always)]
+    fn drop(self, u: f32, threshold: f32) -> f32 {
+        self.by_threshold * threshold + self.by_membrane * u
     }
 }
 
@@ -267,6 +292,7 @@ fn lif_row(
     let (current, decay, threshold) = (&current[..n], &decay[..n], &threshold[..n]);
     let feedback = &feedback[..n];
     let (spikes, membrane) = (&mut spikes[..n], &mut membrane[..n]);
+    let rule = ResetRule::of(kind);
     match noise {
         None => {
             for j in 0..n {
@@ -274,7 +300,7 @@ fn lif_row(
                 let s = if u - threshold[j] >= 0.0 { 1.0 } else { 0.0 };
                 spikes[j] = s;
                 membrane[j] = u;
-                v[j] = reset(kind, u, s, threshold[j]);
+                v[j] = rule.apply(u, s, threshold[j]);
             }
         }
         Some(noise) => {
@@ -288,7 +314,7 @@ fn lif_row(
                 };
                 spikes[j] = s;
                 membrane[j] = u;
-                v[j] = reset(kind, u, s, threshold[j]);
+                v[j] = rule.apply(u, s, threshold[j]);
             }
         }
     }
@@ -477,9 +503,12 @@ fn lif_backward_chunk<P: Fn(f32) -> f32 + Copy>(
         let out = &mut *current_rows[t];
         for b in 0..rows {
             let row = b * neurons..(b + 1) * neurons;
-            let previous = match previous {
-                Some((s, u)) => Previous::Step(&s[row.clone()], &u[row.clone()]),
-                None => Previous::Initial(&inputs.initial[start + row.start..start + row.end]),
+            let (previous_spikes, previous_membrane) = match previous {
+                Some((s, u)) => (&s[row.clone()], &u[row.clone()]),
+                None => (
+                    &zeros[..],
+                    &inputs.initial[start + row.start..start + row.end],
+                ),
             };
             let chosen = |output: LifOutput| match grad {
                 Some(grad) if saved.output == output => &grad[row.clone()],
@@ -492,7 +521,8 @@ fn lif_backward_chunk<P: Fn(f32) -> f32 + Copy>(
                 RowBackward {
                     spikes: &spikes[row.clone()],
                     membrane: &membrane[row.clone()],
-                    previous,
+                    previous_spikes,
+                    previous_membrane,
                     grad_spikes: chosen(LifOutput::Spikes),
                     grad_membrane: chosen(LifOutput::Membrane),
                     feedback: &sums.feedback[row.clone()],
@@ -539,19 +569,14 @@ fn lif_backward_chunk<P: Fn(f32) -> f32 + Copy>(
     weight_sum
 }
 
-/// The membrane after the previous step's reset: from that step's spikes and membrane, or the
-/// initial state before step 0.
-#[derive(Clone, Copy)]
-enum Previous<'a> {
-    Step(&'a [f32], &'a [f32]),
-    Initial(&'a [f32]),
-}
-
 /// What one batch row of one step of the LIF backward reads.
 struct RowBackward<'a> {
     spikes: &'a [f32],
     membrane: &'a [f32],
-    previous: Previous<'a>,
+    /// The previous step's spikes and membrane, whose reset is the membrane this step decayed
+    /// from; before step 0, zeros and the initial membrane.
+    previous_spikes: &'a [f32],
+    previous_membrane: &'a [f32],
     grad_spikes: &'a [f32],
     grad_membrane: &'a [f32],
     /// `dL/ds` through the recurrent weights into the next step (zeros without them).
@@ -560,7 +585,8 @@ struct RowBackward<'a> {
     threshold: &'a [f32],
 }
 
-/// One step of one batch row of the LIF backward: see [`lif_scan_backward`].
+/// One step of one batch row of the LIF backward: see [`lif_scan_backward`]. Which parameter
+/// sums it adds to is chosen here, outside the loop, so that the loop has no branch.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn lif_row_backward<P: Fn(f32) -> f32>(
@@ -573,9 +599,33 @@ fn lif_row_backward<P: Fn(f32) -> f32>(
     decay_sum: &mut [f32],
     threshold_sum: &mut [f32],
 ) {
+    let sums = (lambda, grad_current, decay_sum, threshold_sum);
+    match (needs.decay, needs.threshold) {
+        (false, false) => lif_lanes_backward::<P, false, false>(scan, density, row, sums),
+        (false, true) => lif_lanes_backward::<P, false, true>(scan, density, row, sums),
+        (true, false) => lif_lanes_backward::<P, true, false>(scan, density, row, sums),
+        (true, true) => lif_lanes_backward::<P, true, true>(scan, density, row, sums),
+    }
+}
+
+/// [`lif_row_backward`] with the parameter sums it adds to fixed: `DECAY`, `THRESHOLD`.
+#[inline(always)]
+fn lif_lanes_backward<P: Fn(f32) -> f32, const DECAY: bool, const THRESHOLD: bool>(
+    scan: &LifScan,
+    density: P,
+    row: RowBackward,
+    (lambda, grad_current, decay_sum, threshold_sum): (
+        &mut [f32],
+        &mut [f32],
+        &mut [f32],
+        &mut [f32],
+    ),
+) {
     let n = lambda.len();
     let (spikes, membrane) = (&row.spikes[..n], &row.membrane[..n]);
     let (grad_spikes, grad_membrane) = (&row.grad_spikes[..n], &row.grad_membrane[..n]);
+    let (previous_spikes, previous_membrane) =
+        (&row.previous_spikes[..n], &row.previous_membrane[..n]);
     let feedback = &row.feedback[..n];
     let (decay, threshold) = (&row.decay[..n], &row.threshold[..n]);
     let (grad_current, decay_sum, threshold_sum) = (
@@ -583,29 +633,23 @@ fn lif_row_backward<P: Fn(f32) -> f32>(
         &mut decay_sum[..n],
         &mut threshold_sum[..n],
     );
+    let rule = ResetRule::of(scan.reset);
+    // Without `reset_gradient`, the reset passes no gradient to the spike.
+    let through_reset = if scan.reset_gradient { 1.0 } else { 0.0 };
     for j in 0..n {
-        let (u, s, l) = (membrane[j], spikes[j], lambda[j]);
-        let p = density(u - threshold[j]);
-        // v = reset(u, s): its partials in u, s and the threshold.
-        let (du, ds, dthreshold) = match scan.reset {
-            Reset::Subtract => (1.0, -threshold[j], -s),
-            Reset::Zero => (1.0 - s, -u, 0.0),
-            Reset::None => (1.0, 0.0, 0.0),
-        };
-        let gs = if scan.reset_gradient {
-            grad_spikes[j] + feedback[j] + l * ds
-        } else {
-            grad_spikes[j] + feedback[j]
-        };
+        let (u, s, l, theta) = (membrane[j], spikes[j], lambda[j], threshold[j]);
+        let p = density(u - theta);
+        // v = u - s * drop(u, threshold): its partials in u, s and the threshold.
+        let du = 1.0 - rule.by_membrane * s;
+        let ds = -rule.drop(u, theta) * through_reset;
+        let dthreshold = -rule.by_threshold * s;
+        let gs = grad_spikes[j] + feedback[j] + l * ds;
         let gu = grad_membrane[j] + l * du + gs * p;
-        if needs.threshold {
+        if THRESHOLD {
             threshold_sum[j] += l * dthreshold - gs * p;
         }
-        if needs.decay {
-            let v_previous = match row.previous {
-                Previous::Step(s, u) => reset(scan.reset, u[j], s[j], threshold[j]),
-                Previous::Initial(v) => v[j],
-            };
+        if DECAY {
+            let v_previous = rule.apply(previous_membrane[j], previous_spikes[j], theta);
             decay_sum[j] += gu * v_previous;
         }
         grad_current[j] = gu;
@@ -707,6 +751,9 @@ pub(crate) fn gather(memory: &[f32], shape: &[usize], strides: &[usize]) -> Vec<
     out
 }
 
+/// Outputs summed at once by [`SparseRows::matmul`]: eight AVX registers of eight.
+const GATHER_LANES: usize = 64;
+
 /// The nonzero entries of a `[rows, columns]` matrix, row by row (compressed sparse rows).
 #[derive(Debug, Clone)]
 pub(crate) struct SparseRows {
@@ -789,16 +836,43 @@ impl SparseRows {
     }
 
     /// Rows `first..` of `self @ weight` into `block`.
+    ///
+    /// Each output row is summed [`GATHER_LANES`] outputs at a time in an accumulator that
+    /// stays in vector registers, so a weight row costs loads only, and the output is written
+    /// once.
     #[inline(always)]
     fn gather_rows(&self, first: usize, block: &mut [f32], weight: &[f32], outputs: usize) {
         for (i, row) in block.chunks_mut(outputs).enumerate() {
             let r = first + i;
-            for entry in self.starts[r]..self.starts[r + 1] {
-                let column = self.columns[entry] as usize;
-                let w = &weight[column * outputs..(column + 1) * outputs];
+            let entries = self.starts[r]..self.starts[r + 1];
+            let mut pieces = row.chunks_exact_mut(GATHER_LANES);
+            for (p, piece) in pieces.by_ref().enumerate() {
+                let offset = p * GATHER_LANES;
+                let mut sum = [0.0f32; GATHER_LANES];
+                for entry in entries.clone() {
+                    let at = self.columns[entry] as usize * outputs + offset;
+                    let w: &[f32; GATHER_LANES] = weight[at..at + GATHER_LANES]
+                        .try_into()
+                        .expect("a piece of a weight row");
+                    match &self.values {
+                        None => sum.iter_mut().zip(w).for_each(|(s, w)| *s += w),
+                        Some(values) => {
+                            let value = values[entry];
+                            sum.iter_mut().zip(w).for_each(|(s, w)| *s += value * w);
+                        }
+                    }
+                }
+                piece.copy_from_slice(&sum);
+            }
+            let rest = pieces.into_remainder();
+            let offset = outputs - rest.len();
+            rest.fill(0.0);
+            for entry in entries {
+                let at = self.columns[entry] as usize * outputs + offset;
+                let w = &weight[at..at + rest.len()];
                 match &self.values {
-                    None => add(row, w),
-                    Some(values) => add_scaled(row, w, values[entry]),
+                    None => add(rest, w),
+                    Some(values) => add_scaled(rest, w, values[entry]),
                 }
             }
         }
@@ -864,13 +938,37 @@ fn find_in_block(block: &[f32], width: usize) -> (Vec<usize>, Vec<u32>, bool) {
     let mut columns = Vec::with_capacity(block.len() / 16);
     let mut binary = true;
     for row in block.chunks(width) {
-        nonzeros(row, |column, value| {
-            columns.push(column as u32);
-            binary &= value == 1.0;
-        });
+        binary &= push_nonzeros(row, &mut columns);
         ends.push(columns.len());
     }
     (ends, columns, binary)
+}
+
+/// Appends the columns of the nonzeros of `row` to `columns`; returns whether every nonzero is
+/// 1. Eight values at a time, as [`nonzeros`], with the check for 1 a second vector compare
+/// rather than a test of each value found.
+#[inline(always)]
+fn push_nonzeros(row: &[f32], columns: &mut Vec<u32>) -> bool {
+    let masks = Mask8::new();
+    let mut other = 0;
+    let mut chunks = row.chunks_exact(8);
+    for (c, chunk) in chunks.by_ref().enumerate() {
+        let chunk: &[f32; 8] = chunk.try_into().expect("chunks of eight");
+        let mut mask = masks.nonzero(chunk);
+        other |= mask & masks.not_one(chunk);
+        while mask != 0 {
+            columns.push((c * 8) as u32 + mask.trailing_zeros());
+            mask &= mask - 1;
+        }
+    }
+    let done = row.len() - chunks.remainder().len();
+    for (k, &value) in chunks.remainder().iter().enumerate() {
+        if value != 0.0 {
+            columns.push((done + k) as u32);
+            other |= u32::from(value != 1.0);
+        }
+    }
+    other == 0
 }
 
 /// Calls `found(column, value)` for every nonzero of `row`, eight values at a time: a bit mask
@@ -925,6 +1023,21 @@ impl Mask8 {
             .iter()
             .enumerate()
             .fold(0, |mask, (k, &value)| mask | (u32::from(value != 0.0) << k))
+    }
+
+    /// Which of eight values are not 1, as the low eight bits of a mask.
+    #[inline(always)]
+    fn not_one(self, chunk: &[f32; 8]) -> u32 {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(simd) = self.avx2 {
+            let values: pulp::f32x8 = pulp::cast(*chunk);
+            let other = simd.cmp_not_eq_f32x8(values, simd.splat_f32x8(1.0));
+            return simd.avx._mm256_movemask_ps(pulp::cast(other)) as u32;
+        }
+        chunk
+            .iter()
+            .enumerate()
+            .fold(0, |mask, (k, &value)| mask | (u32::from(value != 1.0) << k))
     }
 }
 

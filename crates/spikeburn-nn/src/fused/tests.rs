@@ -422,6 +422,9 @@ fn readout_matches_per_step() {
 
 #[test]
 fn sparse_projection_matches_the_dense_linear() {
+    // Widths with a remainder after the native loops' blocks: 8 inputs, 64 outputs.
+    const INPUTS: usize = 19;
+    const OUTPUTS: usize = 70;
     for (name, device) in devices() {
         for (binary, sparse) in [
             (true, SparseInput::Always),
@@ -431,17 +434,25 @@ fn sparse_projection_matches_the_dense_linear() {
         ] {
             let context = format!("{name} binary={binary} {sparse:?}");
             device.seed(13);
-            let linear = LinearConfig::new(9, 6).init(&device);
+            let linear = LinearConfig::new(INPUTS, OUTPUTS).init(&device);
             let spikes =
-                Tensor::<3>::random([TIME, BATCH, 9], Distribution::Bernoulli(0.1), &device);
+                Tensor::<3>::random([TIME, BATCH, INPUTS], Distribution::Bernoulli(0.1), &device);
             let input = if binary {
                 spikes
             } else {
-                spikes * Tensor::random([TIME, BATCH, 9], Distribution::Uniform(-2.0, 2.0), &device)
+                spikes
+                    * Tensor::random(
+                        [TIME, BATCH, INPUTS],
+                        Distribution::Uniform(-2.0, 2.0),
+                        &device,
+                    )
             };
             let input = input.require_grad();
-            let weights =
-                Tensor::<3>::random([TIME, BATCH, 6], Distribution::Uniform(-1.0, 1.0), &device);
+            let weights = Tensor::<3>::random(
+                [TIME, BATCH, OUTPUTS],
+                Distribution::Uniform(-1.0, 1.0),
+                &device,
+            );
             let run = |fused: bool| {
                 let output = if fused {
                     project(&linear, input.clone(), sparse)
