@@ -199,31 +199,40 @@ fn feedback_row(into: &mut [f32], spikes: &[f32], weight: &[f32]) {
     });
 }
 
-/// Spikes, membranes before the reset and the final membrane of a LIF scan.
-pub(crate) fn lif_scan(inputs: &LifInputs, scan: &LifScan) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+/// Spikes, membranes before the reset and the final membrane of a LIF scan; the membranes are
+/// empty unless `keep_membrane` (an inference caller that reads only spikes then writes no
+/// membrane sequence).
+pub(crate) fn lif_scan(
+    inputs: &LifInputs,
+    scan: &LifScan,
+    keep_membrane: bool,
+) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
     let lanes = inputs.initial.len();
     let neurons = inputs.neurons;
     let mut spikes = vec![0.0; inputs.current.len()];
-    let mut membrane = vec![0.0; inputs.current.len()];
+    let mut membrane = vec![0.0; if keep_membrane { spikes.len() } else { 0 }];
     let mut last = inputs.initial.to_vec();
     let ranges = lane_ranges(lanes, neurons);
     let spike_parts = split_rows(&mut spikes, lanes, &ranges);
-    let membrane_parts = split_rows(&mut membrane, lanes, &ranges);
+    let mut membrane_parts = keep_membrane
+        .then(|| split_rows(&mut membrane, lanes, &ranges).into_iter())
+        .into_iter()
+        .flatten();
     let last_parts = split_rows(&mut last, lanes, &ranges);
 
     let work = ranges
         .iter()
         .zip(spike_parts)
-        .zip(membrane_parts)
         .zip(last_parts)
-        .map(|(((range, s), u), v)| (range.start, s, u, v))
+        .map(|((range, s), v)| (range.start, s, membrane_parts.next(), v))
         .collect::<Vec<_>>();
     work.into_par_iter()
         .for_each(|(start, mut spike_rows, mut membrane_rows, mut last)| {
             let v = &mut *last[0];
+            let membrane_rows = membrane_rows.as_deref_mut();
             simd(
                 #[inline(always)]
-                || lif_forward_chunk(inputs, scan, start, &mut spike_rows, &mut membrane_rows, v),
+                || lif_forward_chunk(inputs, scan, start, &mut spike_rows, membrane_rows, v),
             )
         });
 
@@ -231,24 +240,30 @@ pub(crate) fn lif_scan(inputs: &LifInputs, scan: &LifScan) -> (Vec<f32>, Vec<f32
 }
 
 /// The whole scan of the lanes `start..start + v.len()` (whole batch rows): `spike_rows[t]` and
-/// `membrane_rows[t]` are their pieces of step `t`, `v` their membranes.
+/// `membrane_rows[t]` are their pieces of step `t` (the membranes go to a scratch row when
+/// `membrane_rows` is `None`), `v` their membranes.
 #[inline(always)]
 fn lif_forward_chunk(
     inputs: &LifInputs,
     scan: &LifScan,
     start: usize,
     spike_rows: &mut [&mut [f32]],
-    membrane_rows: &mut [&mut [f32]],
+    mut membrane_rows: Option<&mut [&mut [f32]]>,
     v: &mut [f32],
 ) {
     let (lanes, neurons, width) = (inputs.initial.len(), inputs.neurons, v.len());
     let mut feedback = vec![0.0; neurons];
-    for (t, u_row) in membrane_rows.iter_mut().enumerate() {
+    let mut scratch = vec![0.0; if membrane_rows.is_some() { 0 } else { width }];
+    for t in 0..spike_rows.len() {
         let at = t * lanes + start..t * lanes + start + width;
         let current = &inputs.current[at.clone()];
         let noise = inputs.noise.as_ref().map(|noise| &noise[at]);
         let (done, rest) = spike_rows.split_at_mut(t);
         let s_row = &mut *rest[0];
+        let u_row = match membrane_rows.as_deref_mut() {
+            Some(rows) => &mut *rows[t],
+            None => &mut scratch[..],
+        };
         for b in 0..width / neurons {
             let row = b * neurons..(b + 1) * neurons;
             if let Some(recurrent) = &inputs.recurrent {

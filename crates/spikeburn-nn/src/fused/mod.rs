@@ -176,6 +176,24 @@ pub trait SequenceBackend: Backend {
         primitive::lif_scan::<Self>(current, None, None, initial, decay, threshold, &scan)
     }
 
+    /// [`lif_scan`](SequenceBackend::lif_scan) for a caller that reads no membrane: the spikes
+    /// and the final membrane. The native loops then write no membrane sequence; under
+    /// `Autodiff` the membranes are still kept for the backward.
+    ///
+    /// # Shapes
+    /// - as [`lif_scan`](SequenceBackend::lif_scan); returns `[time, batch, neurons]` and
+    ///   `[batch, neurons]`
+    fn lif_scan_spikes(
+        current: FloatTensor<Self>,
+        initial: FloatTensor<Self>,
+        decay: FloatTensor<Self>,
+        threshold: FloatTensor<Self>,
+        scan: LifScan,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        let (spikes, _, last) = Self::lif_scan(current, initial, decay, threshold, scan);
+        (spikes, last)
+    }
+
     /// [`lif_scan`](SequenceBackend::lif_scan) with escape noise: the neurons fire
     /// `H(u - threshold + noise)`, and the backward takes the density at the noise-free drive.
     ///
@@ -448,6 +466,25 @@ macro_rules! host_sequence_backend {
                 host_lif_scan(&current, None, &initial, &decay, &threshold, &scan)
             }
 
+            fn lif_scan_spikes(
+                current: FloatTensor<Self>,
+                initial: FloatTensor<Self>,
+                decay: FloatTensor<Self>,
+                threshold: FloatTensor<Self>,
+                scan: LifScan,
+            ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+                if !all_f32(&[&current, &initial, &decay, &threshold]) {
+                    let (spikes, _, last) = primitive::lif_scan::<Self>(
+                        current, None, None, initial, decay, threshold, &scan,
+                    );
+                    return (spikes, last);
+                }
+                let (shape, state_shape) = (current.shape(), initial.shape());
+                let inputs = lif_inputs(&current, None, &initial, &decay, &threshold);
+                let (spikes, _, last) = host::lif_scan(&inputs, &scan, false);
+                (tensor(spikes, shape), tensor(last, state_shape))
+            }
+
             fn lif_scan_noisy(
                 current: FloatTensor<Self>,
                 noise: FloatTensor<Self>,
@@ -559,7 +596,7 @@ macro_rules! host_sequence_backend {
                     }),
                     neurons: shape[2],
                 };
-                let (spikes, membrane, last) = host::lif_scan(&inputs, &scan);
+                let (spikes, membrane, last) = host::lif_scan(&inputs, &scan, true);
                 (
                     tensor(spikes, shape.clone()),
                     tensor(membrane, shape),
@@ -760,23 +797,37 @@ pub(crate) fn lif_sequence(
     threshold: Tensor<1>,
     noise: Option<Tensor<3>>,
     scan: LifScan,
-) -> (Tensor<3>, Tensor<3>, Tensor<2>) {
+    record_membrane: bool,
+) -> (Tensor<3>, Option<Tensor<3>>, Tensor<2>) {
     let (current, initial) = (current.into_dispatch(), initial.into_dispatch());
     let (decay, threshold) = (decay.into_dispatch(), threshold.into_dispatch());
     let (spikes, membrane, last) = match noise {
-        None => <Dispatch as SequenceBackend>::lif_scan(current, initial, decay, threshold, scan),
-        Some(noise) => <Dispatch as SequenceBackend>::lif_scan_noisy(
-            current,
-            noise.into_dispatch(),
-            initial,
-            decay,
-            threshold,
-            scan,
-        ),
+        None if !record_membrane => {
+            let (spikes, last) = <Dispatch as SequenceBackend>::lif_scan_spikes(
+                current, initial, decay, threshold, scan,
+            );
+            (spikes, None, last)
+        }
+        None => {
+            let (spikes, membrane, last) =
+                <Dispatch as SequenceBackend>::lif_scan(current, initial, decay, threshold, scan);
+            (spikes, Some(membrane), last)
+        }
+        Some(noise) => {
+            let (spikes, membrane, last) = <Dispatch as SequenceBackend>::lif_scan_noisy(
+                current,
+                noise.into_dispatch(),
+                initial,
+                decay,
+                threshold,
+                scan,
+            );
+            (spikes, record_membrane.then_some(membrane), last)
+        }
     };
     (
         Tensor::from_dispatch(spikes),
-        Tensor::from_dispatch(membrane),
+        membrane.map(Tensor::from_dispatch),
         Tensor::from_dispatch(last),
     )
 }
@@ -913,21 +964,32 @@ fn host_lif_scan<T: HostTensor + TensorMetadata>(
     scan: &LifScan,
 ) -> (T, T, T) {
     let (shape, state_shape) = (current.shape(), initial.shape());
-    let inputs = host::LifInputs {
+    let inputs = lif_inputs(current, noise, initial, decay, threshold);
+    let (spikes, membrane, last) = host::lif_scan(&inputs, scan, true);
+    (
+        tensor(spikes, shape.clone()),
+        tensor(membrane, shape),
+        tensor(last, state_shape),
+    )
+}
+
+/// The slices of a feed-forward LIF scan's inputs.
+fn lif_inputs<'a, T: HostTensor + TensorMetadata>(
+    current: &'a T,
+    noise: Option<&'a T>,
+    initial: &'a T,
+    decay: &'a T,
+    threshold: &'a T,
+) -> host::LifInputs<'a> {
+    host::LifInputs {
         current: values(current),
         initial: values(initial),
         decay: values(decay),
         threshold: values(threshold),
         noise: noise.map(values),
         recurrent: None,
-        neurons: shape[2],
-    };
-    let (spikes, membrane, last) = host::lif_scan(&inputs, scan);
-    (
-        tensor(spikes, shape.clone()),
-        tensor(membrane, shape),
-        tensor(last, state_shape),
-    )
+        neurons: current.shape()[2],
+    }
 }
 
 #[cfg(feature = "ndarray")]

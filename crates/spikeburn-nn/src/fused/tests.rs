@@ -148,6 +148,53 @@ fn lif_matches_per_step_for_every_reset_and_parameter() {
 }
 
 #[test]
+fn lif_without_membrane_matches_per_step() {
+    // With and without autodiff: without it, the native loops write no membrane sequence.
+    let plain = [
+        #[cfg(feature = "ndarray")]
+        ("ndarray", Device::ndarray()),
+        #[cfg(feature = "flex")]
+        ("flex", Device::flex()),
+    ];
+    for (name, device) in devices().into_iter().chain(plain) {
+        for reset in [Reset::Subtract, Reset::Zero, Reset::None] {
+            let context = format!("{name} {reset:?}");
+            let layer = LifConfig::new(NEURONS)
+                .with_decay(0.85)
+                .with_threshold(0.9)
+                .with_reset(reset)
+                .init(&device);
+            device.seed(11);
+            let current = Tensor::<3>::random(
+                [TIME, BATCH, NEURONS],
+                Distribution::Uniform(-0.2, 0.8),
+                &device,
+            );
+            let initial =
+                Tensor::<2>::random([BATCH, NEURONS], Distribution::Uniform(0.0, 0.9), &device);
+            let state = || LifState {
+                membrane: initial.clone(),
+            };
+            let fused = layer.forward(current.clone(), Some(state()), false);
+            let reference = layer.forward_per_step(current.clone(), Some(state()), false);
+            assert!(
+                fused.membrane.is_none(),
+                "{context}: no membrane was asked for"
+            );
+            let spikes = values(fused.spikes.clone());
+            let rate = spikes.iter().sum::<f32>() / spikes.len() as f32;
+            assert!((0.1..0.9).contains(&rate), "{context}: firing rate {rate}");
+            assert_eq!(spikes, values(reference.spikes), "{context}: spikes");
+            assert_close(
+                &values(fused.state.membrane),
+                &values(reference.state.membrane),
+                &format!("{context}: state"),
+            );
+        }
+    }
+}
+
+#[test]
 fn recurrent_lif_matches_per_step_for_every_reset_and_parameter() {
     for (name, device) in devices() {
         for reset in [Reset::Subtract, Reset::Zero, Reset::None] {

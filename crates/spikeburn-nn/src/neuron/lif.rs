@@ -250,10 +250,11 @@ impl Lif {
             self.threshold.values(self.neurons, &device),
             noise,
             scan,
+            record_membrane,
         );
         SpikeTrain {
             spikes,
-            membrane: record_membrane.then_some(membrane),
+            membrane,
             state: LifState { membrane: last },
         }
     }

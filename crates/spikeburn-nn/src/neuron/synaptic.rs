@@ -182,10 +182,11 @@ impl Synaptic {
             self.threshold.values(neurons, &device),
             noise,
             scan,
+            record_membrane,
         );
         SpikeTrain {
             spikes,
-            membrane: record_membrane.then_some(membrane),
+            membrane,
             state: SynapticState {
                 current: step_of(&current, time - 1),
                 membrane: last,
