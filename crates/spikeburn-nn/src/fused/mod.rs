@@ -8,9 +8,10 @@
 //! - on NdArray and Flex, native loops over the lanes `batch x neurons`, on all cores;
 //! - on every other backend (wgpu), the same scan in Burn's primitive ops, a few kernels per step.
 //!
-//! The `forward` of `Lif`, `If`, `Synaptic`, `RecurrentLif` and `LeakyReadout` goes through
-//! here; their `forward_per_step` keeps the per-step loop as the reference the tests compare
-//! against. `AdaptiveLif` still runs per step.
+//! The `forward` of `Lif`, `If`, `Synaptic`, `RecurrentLif`, `AdaptiveLif` and `LeakyReadout`
+//! goes through here; their `forward_per_step` keeps the per-step loop as the reference the
+//! tests compare against. `AdaptiveLif`'s scan is primitive ops per step on every backend (one
+//! node, but no native loop yet).
 
 // `NdArray` is deprecated in Burn 0.22 but still Spikeburn's default CPU backend.
 #![allow(deprecated)]
