@@ -960,7 +960,7 @@ fn find_in_block(block: &[f32], width: usize) -> (Vec<usize>, Vec<u32>, bool) {
 }
 
 /// Appends the columns of the nonzeros of `row` to `columns`; returns whether every nonzero is
-/// 1. Eight values at a time, as [`nonzeros`], with the check for 1 a second vector compare
+/// one. Eight values at a time, as [`nonzeros`], with the check for one a second vector compare
 /// rather than a test of each value found.
 #[inline(always)]
 fn push_nonzeros(row: &[f32], columns: &mut Vec<u32>) -> bool {
