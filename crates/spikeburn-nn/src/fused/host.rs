@@ -5,6 +5,10 @@
 //! it, so the recurrence costs one pass over memory and no per-step dispatch. Sparse input keeps
 //! the active entries of each row and adds only their weight rows.
 
+mod adaptive;
+
+pub(crate) use adaptive::{AdaptiveInputs, AdaptiveSaved, adaptive_scan, adaptive_scan_backward};
+
 use std::borrow::Cow;
 
 use rayon::prelude::*;

@@ -10,8 +10,7 @@
 //!
 //! The `forward` of `Lif`, `If`, `Synaptic`, `RecurrentLif`, `AdaptiveLif` and `LeakyReadout`
 //! goes through here; their `forward_per_step` keeps the per-step loop as the reference the
-//! tests compare against. `AdaptiveLif`'s scan is primitive ops per step on every backend (one
-//! node, but no native loop yet).
+//! tests compare against.
 
 // `NdArray` is deprecated in Burn 0.22 but still Spikeburn's default CPU backend.
 #![allow(deprecated)]
@@ -315,7 +314,7 @@ pub trait SequenceBackend: Backend {
     /// An adaptive LIF layer over a sequence: [`lif_scan`](SequenceBackend::lif_scan) against
     /// the threshold `threshold + strength * a`, with `a <- decay * a + s` after each step.
     /// Returns the spikes, the membranes, the final membrane and the adaptation after every
-    /// step. Every backend runs it as primitive ops per step, one autodiff node for the sequence.
+    /// step. NdArray and Flex run native loops; the other backends primitive ops per step.
     ///
     /// # Shapes
     /// - `initial_adaptation`: `[batch, neurons]`; the rest as in
@@ -484,6 +483,128 @@ macro_rules! host_sequence_backend {
                 let inputs = lif_inputs(&current, None, &initial, &decay, &threshold);
                 let (spikes, _, last) = host::lif_scan(&inputs, &scan, false);
                 (tensor(spikes, shape), tensor(last, state_shape))
+            }
+
+            fn adaptive_lif_scan(
+                current: FloatTensor<Self>,
+                initial: FloatTensor<Self>,
+                initial_adaptation: FloatTensor<Self>,
+                decay: FloatTensor<Self>,
+                threshold: FloatTensor<Self>,
+                scan: LifScan,
+                adaptation: Adaptation,
+            ) -> (
+                FloatTensor<Self>,
+                FloatTensor<Self>,
+                FloatTensor<Self>,
+                FloatTensor<Self>,
+            ) {
+                if !all_f32(&[&current, &initial, &initial_adaptation, &decay, &threshold]) {
+                    let [spikes, membrane, last, adaptations] = primitive::adaptive_scan::<Self>(
+                        current,
+                        initial,
+                        initial_adaptation,
+                        decay,
+                        threshold,
+                        &scan,
+                        &adaptation,
+                    );
+                    return (spikes, membrane, last, adaptations);
+                }
+                let (shape, state_shape) = (current.shape(), initial.shape());
+                let inputs = host::AdaptiveInputs {
+                    lif: lif_inputs(&current, None, &initial, &decay, &threshold),
+                    initial_adaptation: values(&initial_adaptation),
+                    strength: adaptation.strength as f32,
+                    decay: adaptation.decay as f32,
+                };
+                let [spikes, membrane, last, adaptations] = host::adaptive_scan(&inputs, &scan);
+                (
+                    tensor(spikes, shape.clone()),
+                    tensor(membrane, shape.clone()),
+                    tensor(last, state_shape),
+                    tensor(adaptations, shape),
+                )
+            }
+
+            fn adaptive_lif_scan_backward(
+                spikes: FloatTensor<Self>,
+                membrane: FloatTensor<Self>,
+                adaptations: FloatTensor<Self>,
+                initial: FloatTensor<Self>,
+                initial_adaptation: FloatTensor<Self>,
+                decay: FloatTensor<Self>,
+                threshold: FloatTensor<Self>,
+                grad: FloatTensor<Self>,
+                output: AdaptiveOutput,
+                scan: LifScan,
+                adaptation: Adaptation,
+                needs: Needs,
+            ) -> (
+                FloatTensor<Self>,
+                FloatTensor<Self>,
+                FloatTensor<Self>,
+                FloatTensor<Self>,
+                FloatTensor<Self>,
+            ) {
+                let all = [
+                    &spikes,
+                    &membrane,
+                    &adaptations,
+                    &initial,
+                    &initial_adaptation,
+                    &decay,
+                    &threshold,
+                    &grad,
+                ];
+                if !all_f32(&all) {
+                    let [current, initial, initial_adaptation, decay, threshold] =
+                        primitive::adaptive_scan_backward::<Self>(
+                            [spikes, membrane, adaptations],
+                            initial,
+                            initial_adaptation,
+                            decay,
+                            threshold,
+                            grad,
+                            output,
+                            &scan,
+                            &adaptation,
+                            needs,
+                        );
+                    return (current, initial, initial_adaptation, decay, threshold);
+                }
+                let (shape, state_shape) = (spikes.shape(), initial.shape());
+                let parameter_shape = decay.shape();
+                let inputs = host::AdaptiveInputs {
+                    lif: host::LifInputs {
+                        current: Cow::Borrowed(&[]),
+                        initial: values(&initial),
+                        decay: values(&decay),
+                        threshold: values(&threshold),
+                        noise: None,
+                        recurrent: None,
+                        neurons: shape[2],
+                    },
+                    initial_adaptation: values(&initial_adaptation),
+                    strength: adaptation.strength as f32,
+                    decay: adaptation.decay as f32,
+                };
+                let saved = host::AdaptiveSaved {
+                    spikes: values(&spikes),
+                    membrane: values(&membrane),
+                    adaptations: values(&adaptations),
+                    grad: values(&grad),
+                    output,
+                };
+                let [current, initial, initial_adaptation, decay, threshold] =
+                    host::adaptive_scan_backward(&inputs, &saved, &scan, needs);
+                (
+                    tensor(current, shape),
+                    tensor(initial, state_shape.clone()),
+                    tensor(initial_adaptation, state_shape),
+                    tensor(decay, parameter_shape.clone()),
+                    tensor(threshold, parameter_shape),
+                )
             }
 
             fn lif_scan_noisy(

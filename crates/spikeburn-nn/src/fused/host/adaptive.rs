@@ -1,0 +1,307 @@
+//! The adaptive LIF scan and its reverse-time backward as native loops: the LIF loops of the
+//! parent module with one more state per lane, the adaptation `a`, which raises the threshold
+//! to `threshold + strength * a` and decays by `decay` after adding each spike.
+
+use std::borrow::Cow;
+
+use rayon::prelude::*;
+
+use super::{DensityUser, LifInputs, ResetRule, lane_ranges, per_neuron, simd, split_rows};
+use crate::fused::{AdaptiveOutput, LifScan, Needs};
+
+/// The inputs of an adaptive LIF scan, as slices.
+pub(crate) struct AdaptiveInputs<'a> {
+    /// The current, initial membrane, decay and threshold (no noise, no recurrence).
+    pub lif: LifInputs<'a>,
+    /// `[batch, neurons]`.
+    pub initial_adaptation: Cow<'a, [f32]>,
+    /// Threshold increase per unit of adaptation.
+    pub strength: f32,
+    /// Decay of the adaptation per step.
+    pub decay: f32,
+}
+
+/// Spikes, membranes before the reset, the final membrane and the adaptation after every step.
+pub(crate) fn adaptive_scan(inputs: &AdaptiveInputs, scan: &LifScan) -> [Vec<f32>; 4] {
+    let lif = &inputs.lif;
+    let (lanes, neurons) = (lif.initial.len(), lif.neurons);
+    let mut spikes = vec![0.0; lif.current.len()];
+    let mut membrane = vec![0.0; lif.current.len()];
+    let mut adaptations = vec![0.0; lif.current.len()];
+    let mut last = lif.initial.to_vec();
+    let mut adaptation = inputs.initial_adaptation.to_vec();
+    let ranges = lane_ranges(lanes, neurons);
+    let work = ranges
+        .iter()
+        .zip(split_rows(&mut spikes, lanes, &ranges))
+        .zip(split_rows(&mut membrane, lanes, &ranges))
+        .zip(split_rows(&mut adaptations, lanes, &ranges))
+        .zip(split_rows(&mut last, lanes, &ranges))
+        .zip(split_rows(&mut adaptation, lanes, &ranges))
+        .map(|(((((range, s), u), a), mut v), mut state)| {
+            let rows = ForwardRows {
+                spikes: s,
+                membrane: u,
+                adaptations: a,
+            };
+            (range.start, rows, v.remove(0), state.remove(0))
+        })
+        .collect::<Vec<_>>();
+    work.into_par_iter().for_each(|(start, mut rows, v, a)| {
+        simd(
+            #[inline(always)]
+            || forward_chunk(inputs, scan, start, &mut rows, v, a),
+        )
+    });
+    [spikes, membrane, last, adaptations]
+}
+
+/// A thread's pieces of the rows of every step of the forward outputs.
+struct ForwardRows<'a> {
+    spikes: Vec<&'a mut [f32]>,
+    membrane: Vec<&'a mut [f32]>,
+    adaptations: Vec<&'a mut [f32]>,
+}
+
+/// The whole forward scan of the lanes `start..start + v.len()` (whole batch rows), whose
+/// membranes are `v` and adaptations `a`.
+#[inline(always)]
+fn forward_chunk(
+    inputs: &AdaptiveInputs,
+    scan: &LifScan,
+    start: usize,
+    rows: &mut ForwardRows,
+    v: &mut [f32],
+    a: &mut [f32],
+) {
+    let lif = &inputs.lif;
+    let (lanes, neurons, width) = (lif.initial.len(), lif.neurons, v.len());
+    let rule = ResetRule::of(scan.reset);
+    let (strength, decay_a) = (inputs.strength, inputs.decay);
+    for t in 0..rows.spikes.len() {
+        let current = &lif.current[t * lanes + start..t * lanes + start + width];
+        let (spikes, membrane) = (&mut *rows.spikes[t], &mut *rows.membrane[t]);
+        let adaptations = &mut *rows.adaptations[t];
+        for b in 0..width / neurons {
+            let row = b * neurons..(b + 1) * neurons;
+            let (v, a) = (&mut v[row.clone()], &mut a[row.clone()]);
+            let n = v.len();
+            let (current, decay, threshold) =
+                (&current[row.clone()], &lif.decay[..n], &lif.threshold[..n]);
+            let (spikes, membrane) = (&mut spikes[row.clone()], &mut membrane[row.clone()]);
+            let adaptations = &mut adaptations[row];
+            for j in 0..n {
+                let u = v[j] * decay[j] + current[j];
+                let theta = a[j] * strength + threshold[j];
+                let s = if u - theta >= 0.0 { 1.0 } else { 0.0 };
+                v[j] = rule.apply(u, s, theta);
+                a[j] = a[j] * decay_a + s;
+                spikes[j] = s;
+                membrane[j] = u;
+                adaptations[j] = a[j];
+            }
+        }
+    }
+}
+
+/// The saved forward of an adaptive LIF scan and the gradient arriving at one of its outputs.
+pub(crate) struct AdaptiveSaved<'a> {
+    /// `[time, batch, neurons]`.
+    pub spikes: Cow<'a, [f32]>,
+    /// `[time, batch, neurons]`, before the reset.
+    pub membrane: Cow<'a, [f32]>,
+    /// `[time, batch, neurons]`, after each step.
+    pub adaptations: Cow<'a, [f32]>,
+    /// The upstream gradient of `output`.
+    pub grad: Cow<'a, [f32]>,
+    /// Which output `grad` belongs to.
+    pub output: AdaptiveOutput,
+}
+
+/// Gradients of the current, the initial membrane, the initial adaptation, and the decay's and
+/// threshold's per-neuron sums (zeros unless `needs` asks for them).
+///
+/// With `lambda = dL/dv_t`, `kappa = dL/da_t` and the effective threshold `theta_t`, the rule
+/// the primitive-op version writes with tensor ops: `gs = dL/ds_t + kappa (+ lambda * ds)`,
+/// `gu = dL/du_t + lambda * du + gs * p`, `dtheta_t = lambda * dtheta - gs * p`, then
+/// `kappa <- decay_a * kappa + strength * dtheta_t` and `lambda <- decay * gu`.
+pub(crate) fn adaptive_scan_backward(
+    inputs: &AdaptiveInputs,
+    saved: &AdaptiveSaved,
+    scan: &LifScan,
+    needs: Needs,
+) -> [Vec<f32>; 5] {
+    struct Backward<'a, 'b> {
+        inputs: &'a AdaptiveInputs<'b>,
+        saved: &'a AdaptiveSaved<'b>,
+        scan: &'a LifScan,
+        needs: Needs,
+    }
+
+    impl DensityUser for Backward<'_, '_> {
+        type Output = [Vec<f32>; 5];
+
+        fn run<P: Fn(f32) -> f32 + Sync + Copy>(self, density: P) -> [Vec<f32>; 5] {
+            let Backward {
+                inputs,
+                saved,
+                scan,
+                needs,
+            } = self;
+            let (lanes, neurons) = (inputs.lif.initial.len(), inputs.lif.neurons);
+            let mut grad_current = vec![0.0; saved.spikes.len()];
+            let mut lambda = vec![0.0; lanes];
+            let mut kappa = vec![0.0; lanes];
+            let mut decay_sum = vec![0.0; lanes];
+            let mut threshold_sum = vec![0.0; lanes];
+            let ranges = lane_ranges(lanes, neurons);
+            let work = ranges
+                .iter()
+                .zip(split_rows(&mut grad_current, lanes, &ranges))
+                .zip(split_rows(&mut lambda, lanes, &ranges))
+                .zip(split_rows(&mut kappa, lanes, &ranges))
+                .zip(split_rows(&mut decay_sum, lanes, &ranges))
+                .zip(split_rows(&mut threshold_sum, lanes, &ranges))
+                .map(|(((((range, current), l), k), d), th)| {
+                    let [l, k, d, th] = [l, k, d, th].map(|mut part| part.remove(0));
+                    let sums = LaneSums {
+                        lambda: l,
+                        kappa: k,
+                        decay: d,
+                        threshold: th,
+                    };
+                    (range.start, current, sums)
+                })
+                .collect::<Vec<_>>();
+            work.into_par_iter()
+                .for_each(|(start, mut current_rows, mut sums)| {
+                    simd(
+                        #[inline(always)]
+                        || {
+                            backward_chunk(
+                                inputs,
+                                saved,
+                                scan,
+                                needs,
+                                density,
+                                start,
+                                &mut current_rows,
+                                &mut sums,
+                            )
+                        },
+                    )
+                });
+            [
+                grad_current,
+                lambda,
+                kappa,
+                per_neuron(&decay_sum, neurons),
+                per_neuron(&threshold_sum, neurons),
+            ]
+        }
+    }
+
+    super::with_density(
+        &scan.surrogate,
+        Backward {
+            inputs,
+            saved,
+            scan,
+            needs,
+        },
+    )
+}
+
+/// A thread's lanes of the per-lane results of the backward: `dL/dv`, `dL/da` (after the scan,
+/// the initial state's gradients) and the decay's and threshold's per-lane sums.
+struct LaneSums<'a> {
+    lambda: &'a mut [f32],
+    kappa: &'a mut [f32],
+    decay: &'a mut [f32],
+    threshold: &'a mut [f32],
+}
+
+/// The reverse-time scan of the lanes `start..` (whole batch rows).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn backward_chunk<P: Fn(f32) -> f32 + Copy>(
+    inputs: &AdaptiveInputs,
+    saved: &AdaptiveSaved,
+    scan: &LifScan,
+    needs: Needs,
+    density: P,
+    start: usize,
+    current_rows: &mut [&mut [f32]],
+    sums: &mut LaneSums,
+) {
+    let lif = &inputs.lif;
+    let (lanes, width) = (lif.initial.len(), sums.lambda.len());
+    let here = |t: usize| t * lanes + start..t * lanes + start + width;
+    let initial = &lif.initial[start..start + width];
+    let initial_adaptation = &inputs.initial_adaptation[start..start + width];
+    // The adaptation before step t: the saved one after step t - 1, or the initial one.
+    let before = |t: usize| match t {
+        0 => initial_adaptation,
+        _ => &saved.adaptations[here(t - 1)],
+    };
+    let zeros = vec![0.0; width];
+    let grad_of = |output: AdaptiveOutput, t: usize| {
+        if saved.output == output {
+            &saved.grad[here(t)]
+        } else {
+            &zeros[..]
+        }
+    };
+    if saved.output == AdaptiveOutput::Last {
+        sums.lambda
+            .copy_from_slice(&saved.grad[start..start + width]);
+    }
+    let rule = ResetRule::of(scan.reset);
+    let through_reset = if scan.reset_gradient { 1.0 } else { 0.0 };
+    let (strength, decay_a) = (inputs.strength, inputs.decay);
+    for t in (0..current_rows.len()).rev() {
+        let (spikes, membrane) = (&saved.spikes[here(t)], &saved.membrane[here(t)]);
+        let a_before = before(t);
+        let (grad_spikes, grad_membrane) = (
+            grad_of(AdaptiveOutput::Spikes, t),
+            grad_of(AdaptiveOutput::Membrane, t),
+        );
+        let grad_adaptation = grad_of(AdaptiveOutput::Adaptation, t);
+        // The membrane this step decayed from: the previous step's after its reset.
+        let previous = (t > 0).then(|| {
+            let there = here(t - 1);
+            (
+                &saved.spikes[there.clone()],
+                &saved.membrane[there],
+                before(t - 1),
+            )
+        });
+        let out = &mut *current_rows[t];
+        for j in 0..width {
+            let neuron = j % lif.neurons;
+            let (u, s, l) = (membrane[j], spikes[j], sums.lambda[j]);
+            let theta = a_before[j] * strength + lif.threshold[neuron];
+            let p = density(u - theta);
+            let kappa = sums.kappa[j] + grad_adaptation[j];
+            let gs = grad_spikes[j] + kappa - l * rule.drop(u, theta) * through_reset;
+            let gu = grad_membrane[j] + l * (1.0 - rule.by_membrane * s) + gs * p;
+            let grad_theta = -l * rule.by_threshold * s - gs * p;
+            if needs.threshold {
+                sums.threshold[j] += grad_theta;
+            }
+            if needs.decay {
+                let v_previous = match previous {
+                    Some((s, u, a)) => {
+                        let theta = a[j] * strength + lif.threshold[neuron];
+                        rule.apply(u[j], s[j], theta)
+                    }
+                    None => initial[j],
+                };
+                sums.decay[j] += gu * v_previous;
+            }
+            sums.kappa[j] = kappa * decay_a + grad_theta * strength;
+            sums.lambda[j] = lif.decay[neuron] * gu;
+            out[j] = gu;
+        }
+    }
+}
