@@ -338,6 +338,49 @@ fn adaptive_lif_matches_per_step_for_every_reset_and_parameter() {
 }
 
 #[test]
+fn wide_recurrent_lif_matches_per_step() {
+    // A layer wider than the tests' usual five neurons, with an odd number of batch rows.
+    const WIDE: usize = 37;
+    for (name, device) in devices() {
+        let firing = Firing::new(Noise::logistic(0.3).unwrap(), SpikeMode::Deterministic);
+        let layer = RecurrentLifConfig::new(WIDE)
+            .with_decay(0.85)
+            .with_threshold(0.9)
+            .with_reset_gradient(true)
+            .with_firing(firing)
+            .init(&device);
+        device.seed(29);
+        let uniform = |low, high| Distribution::Uniform(low, high);
+        let current =
+            Tensor::<3>::random([TIME, BATCH, WIDE], uniform(-0.2, 0.8), &device).require_grad();
+        let weights = Tensor::<3>::random([TIME, BATCH, WIDE], uniform(-1.0, 1.0), &device);
+        let run = |fused: bool| {
+            let train = if fused {
+                layer.forward(current.clone() * 0.7, None, false)
+            } else {
+                layer.forward_per_step(current.clone() * 0.7, None, false)
+            };
+            let grads = (train.spikes.clone() * weights.clone()).sum().backward();
+            vec![
+                ("spikes", values(train.spikes)),
+                ("d current", gradient(&current, &grads)),
+                (
+                    "d weight",
+                    values(layer.recurrent.weight.val().grad(&grads).unwrap()),
+                ),
+            ]
+        };
+        let (fused, reference) = (run(true), run(false));
+        let rate = fused[0].1.iter().sum::<f32>() / fused[0].1.len() as f32;
+        assert!((0.05..0.95).contains(&rate), "{name}: firing rate {rate}");
+        assert_eq!(fused[0].1, reference[0].1, "{name}: spikes");
+        for ((what, got), (_, want)) in fused.iter().zip(&reference) {
+            assert_close(got, want, &format!("{name}: {what}"));
+        }
+    }
+}
+
+#[test]
 fn lif_with_noise_matches_per_step() {
     for (name, device) in devices() {
         let noise = Noise::gaussian(0.4).unwrap();
