@@ -267,41 +267,135 @@ fn backward_chunk<P: Fn(f32) -> f32 + Copy>(
             grad_of(AdaptiveOutput::Membrane, t),
         );
         let grad_adaptation = grad_of(AdaptiveOutput::Adaptation, t);
-        // The membrane this step decayed from: the previous step's after its reset.
-        let previous = (t > 0).then(|| {
-            let there = here(t - 1);
-            (
-                &saved.spikes[there.clone()],
-                &saved.membrane[there],
-                before(t - 1),
-            )
-        });
+        // The membrane this step decayed from is the previous step's after its reset; before
+        // step 0 it is the initial one (no spike, so the reset leaves it as it is).
+        let (previous_spikes, previous_membrane, previous_adaptation) = match t {
+            0 => (&zeros[..], initial, initial_adaptation),
+            _ => {
+                let there = here(t - 1);
+                (
+                    &saved.spikes[there.clone()],
+                    &saved.membrane[there],
+                    before(t - 1),
+                )
+            }
+        };
         let out = &mut *current_rows[t];
-        for j in 0..width {
-            let neuron = j % lif.neurons;
-            let (u, s, l) = (membrane[j], spikes[j], sums.lambda[j]);
-            let theta = a_before[j] * strength + lif.threshold[neuron];
-            let p = density(u - theta);
-            let kappa = sums.kappa[j] + grad_adaptation[j];
-            let gs = grad_spikes[j] + kappa - l * rule.drop(u, theta) * through_reset;
-            let gu = grad_membrane[j] + l * (1.0 - rule.by_membrane * s) + gs * p;
-            let grad_theta = -l * rule.by_threshold * s - gs * p;
-            if needs.threshold {
-                sums.threshold[j] += grad_theta;
+        let neurons = lif.neurons;
+        for b in 0..width / neurons {
+            let row = b * neurons..(b + 1) * neurons;
+            let step = StepRow {
+                spikes: &spikes[row.clone()],
+                membrane: &membrane[row.clone()],
+                adaptation: &a_before[row.clone()],
+                grad_spikes: &grad_spikes[row.clone()],
+                grad_membrane: &grad_membrane[row.clone()],
+                grad_adaptation: &grad_adaptation[row.clone()],
+                previous_spikes: &previous_spikes[row.clone()],
+                previous_membrane: &previous_membrane[row.clone()],
+                previous_adaptation: &previous_adaptation[row.clone()],
+            };
+            let lanes = LaneSums {
+                lambda: &mut sums.lambda[row.clone()],
+                kappa: &mut sums.kappa[row.clone()],
+                decay: &mut sums.decay[row.clone()],
+                threshold: &mut sums.threshold[row.clone()],
+            };
+            let rule = StepRule {
+                reset: rule,
+                through_reset,
+                strength,
+                decay_a,
+            };
+            let out = &mut out[row];
+            match (needs.decay, needs.threshold) {
+                (false, false) => {
+                    row_backward::<P, false, false>(inputs, rule, density, step, lanes, out)
+                }
+                (false, true) => {
+                    row_backward::<P, false, true>(inputs, rule, density, step, lanes, out)
+                }
+                (true, false) => {
+                    row_backward::<P, true, false>(inputs, rule, density, step, lanes, out)
+                }
+                (true, true) => {
+                    row_backward::<P, true, true>(inputs, rule, density, step, lanes, out)
+                }
             }
-            if needs.decay {
-                let v_previous = match previous {
-                    Some((s, u, a)) => {
-                        let theta = a[j] * strength + lif.threshold[neuron];
-                        rule.apply(u[j], s[j], theta)
-                    }
-                    None => initial[j],
-                };
-                sums.decay[j] += gu * v_previous;
-            }
-            sums.kappa[j] = kappa * decay_a + grad_theta * strength;
-            sums.lambda[j] = lif.decay[neuron] * gu;
-            out[j] = gu;
         }
+    }
+}
+
+/// What one batch row of one step of the backward reads: `adaptation` is the one before the
+/// step, `previous_*` the previous step's (before step 0: no spikes, the initial state).
+struct StepRow<'a> {
+    spikes: &'a [f32],
+    membrane: &'a [f32],
+    adaptation: &'a [f32],
+    grad_spikes: &'a [f32],
+    grad_membrane: &'a [f32],
+    grad_adaptation: &'a [f32],
+    previous_spikes: &'a [f32],
+    previous_membrane: &'a [f32],
+    previous_adaptation: &'a [f32],
+}
+
+/// The constants of the backward's rule.
+#[derive(Clone, Copy)]
+struct StepRule {
+    reset: ResetRule,
+    /// 1 with `reset_gradient`, else 0.
+    through_reset: f32,
+    strength: f32,
+    decay_a: f32,
+}
+
+/// One step of one batch row of the backward, with the parameter sums it adds to fixed
+/// (`DECAY`, `THRESHOLD`) so that the loop has no branch.
+#[inline(always)]
+fn row_backward<P: Fn(f32) -> f32, const DECAY: bool, const THRESHOLD: bool>(
+    inputs: &AdaptiveInputs,
+    rule: StepRule,
+    density: P,
+    step: StepRow,
+    sums: LaneSums,
+    out: &mut [f32],
+) {
+    let n = out.len();
+    let (decay, threshold) = (&inputs.lif.decay[..n], &inputs.lif.threshold[..n]);
+    let (spikes, membrane, adaptation) = (
+        &step.spikes[..n],
+        &step.membrane[..n],
+        &step.adaptation[..n],
+    );
+    let (grad_spikes, grad_membrane) = (&step.grad_spikes[..n], &step.grad_membrane[..n]);
+    let grad_adaptation = &step.grad_adaptation[..n];
+    let (previous_spikes, previous_membrane, previous_adaptation) = (
+        &step.previous_spikes[..n],
+        &step.previous_membrane[..n],
+        &step.previous_adaptation[..n],
+    );
+    let (lambda, kappa_sum) = (&mut sums.lambda[..n], &mut sums.kappa[..n]);
+    let (decay_sum, threshold_sum) = (&mut sums.decay[..n], &mut sums.threshold[..n]);
+    let reset = rule.reset;
+    for j in 0..n {
+        let (u, s, l) = (membrane[j], spikes[j], lambda[j]);
+        let theta = adaptation[j] * rule.strength + threshold[j];
+        let p = density(u - theta);
+        let kappa = kappa_sum[j] + grad_adaptation[j];
+        let gs = grad_spikes[j] + kappa - l * reset.drop(u, theta) * rule.through_reset;
+        let gu = grad_membrane[j] + l * (1.0 - reset.by_membrane * s) + gs * p;
+        let grad_theta = -l * reset.by_threshold * s - gs * p;
+        if THRESHOLD {
+            threshold_sum[j] += grad_theta;
+        }
+        if DECAY {
+            let theta = previous_adaptation[j] * rule.strength + threshold[j];
+            let v_previous = reset.apply(previous_membrane[j], previous_spikes[j], theta);
+            decay_sum[j] += gu * v_previous;
+        }
+        kappa_sum[j] = kappa * rule.decay_a + grad_theta * rule.strength;
+        lambda[j] = decay[j] * gu;
+        out[j] = gu;
     }
 }
