@@ -61,6 +61,24 @@ fn split_rows<'a>(
     parts
 }
 
+/// Several buffers of `lanes`-wide rows cut as [`split_rows`] cuts one: for each lane range, the
+/// row pieces of every buffer, in the order given.
+fn split_all<'a, const K: usize>(
+    buffers: [&'a mut [f32]; K],
+    lanes: usize,
+    ranges: &[core::ops::Range<usize>],
+) -> Vec<[Vec<&'a mut [f32]>; K]> {
+    let mut parts = buffers.map(|buffer| split_rows(buffer, lanes, ranges).into_iter());
+    ranges
+        .iter()
+        .map(|_| {
+            parts
+                .each_mut()
+                .map(|part| part.next().expect("a piece per range"))
+        })
+        .collect()
+}
+
 /// Calls `run` with the surrogate `gain * p(x)` as an `f32` closure, monomorphised per family so
 /// that the inner loops inline it. The formulas are those of
 /// [`surrogate_density`](crate::spike::backend), in `f32`.
@@ -395,19 +413,21 @@ pub(crate) fn lif_scan_backward(
             let mut lane_decay = vec![0.0; lanes];
             let mut lane_threshold = vec![0.0; lanes];
             let ranges = lane_ranges(lanes, neurons);
-            let current_parts = split_rows(&mut grad_current, lanes, &ranges);
-            let initial_parts = split_rows(&mut grad_initial, lanes, &ranges);
-            let spike_parts = split_rows(&mut grad_spikes, lanes, &ranges);
-            let decay_parts = split_rows(&mut lane_decay, lanes, &ranges);
-            let threshold_parts = split_rows(&mut lane_threshold, lanes, &ranges);
+            let parts = split_all(
+                [
+                    &mut grad_current,
+                    &mut grad_initial,
+                    &mut grad_spikes,
+                    &mut lane_decay,
+                    &mut lane_threshold,
+                ],
+                lanes,
+                &ranges,
+            );
             let work = ranges
                 .iter()
-                .zip(current_parts)
-                .zip(initial_parts)
-                .zip(spike_parts)
-                .zip(decay_parts)
-                .zip(threshold_parts)
-                .map(|(((((range, c), i), s), d), th)| {
+                .zip(parts)
+                .map(|(range, [c, i, s, d, th])| {
                     let [i, s, d, th] = [i, s, d, th].map(|mut part| part.remove(0));
                     (
                         range.start,

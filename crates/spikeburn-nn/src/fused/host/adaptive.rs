@@ -6,7 +6,7 @@ use std::borrow::Cow;
 
 use rayon::prelude::*;
 
-use super::{DensityUser, LifInputs, ResetRule, lane_ranges, per_neuron, simd, split_rows};
+use super::{DensityUser, LifInputs, ResetRule, lane_ranges, per_neuron, simd, split_all};
 use crate::fused::{AdaptiveOutput, LifScan, Needs};
 
 /// The inputs of an adaptive LIF scan, as slices.
@@ -31,14 +31,21 @@ pub(crate) fn adaptive_scan(inputs: &AdaptiveInputs, scan: &LifScan) -> [Vec<f32
     let mut last = lif.initial.to_vec();
     let mut adaptation = inputs.initial_adaptation.to_vec();
     let ranges = lane_ranges(lanes, neurons);
+    let parts = split_all(
+        [
+            &mut spikes,
+            &mut membrane,
+            &mut adaptations,
+            &mut last,
+            &mut adaptation,
+        ],
+        lanes,
+        &ranges,
+    );
     let work = ranges
         .iter()
-        .zip(split_rows(&mut spikes, lanes, &ranges))
-        .zip(split_rows(&mut membrane, lanes, &ranges))
-        .zip(split_rows(&mut adaptations, lanes, &ranges))
-        .zip(split_rows(&mut last, lanes, &ranges))
-        .zip(split_rows(&mut adaptation, lanes, &ranges))
-        .map(|(((((range, s), u), a), mut v), mut state)| {
+        .zip(parts)
+        .map(|(range, [s, u, a, mut v, mut state])| {
             let rows = ForwardRows {
                 spikes: s,
                 membrane: u,
@@ -155,14 +162,21 @@ pub(crate) fn adaptive_scan_backward(
             let mut decay_sum = vec![0.0; lanes];
             let mut threshold_sum = vec![0.0; lanes];
             let ranges = lane_ranges(lanes, neurons);
+            let parts = split_all(
+                [
+                    &mut grad_current,
+                    &mut lambda,
+                    &mut kappa,
+                    &mut decay_sum,
+                    &mut threshold_sum,
+                ],
+                lanes,
+                &ranges,
+            );
             let work = ranges
                 .iter()
-                .zip(split_rows(&mut grad_current, lanes, &ranges))
-                .zip(split_rows(&mut lambda, lanes, &ranges))
-                .zip(split_rows(&mut kappa, lanes, &ranges))
-                .zip(split_rows(&mut decay_sum, lanes, &ranges))
-                .zip(split_rows(&mut threshold_sum, lanes, &ranges))
-                .map(|(((((range, current), l), k), d), th)| {
+                .zip(parts)
+                .map(|(range, [current, l, k, d, th])| {
                     let [l, k, d, th] = [l, k, d, th].map(|mut part| part.remove(0));
                     let sums = LaneSums {
                         lambda: l,
@@ -256,9 +270,12 @@ fn backward_chunk<P: Fn(f32) -> f32 + Copy>(
         sums.lambda
             .copy_from_slice(&saved.grad[start..start + width]);
     }
-    let rule = ResetRule::of(scan.reset);
-    let through_reset = if scan.reset_gradient { 1.0 } else { 0.0 };
-    let (strength, decay_a) = (inputs.strength, inputs.decay);
+    let rule = StepRule {
+        reset: ResetRule::of(scan.reset),
+        through_reset: if scan.reset_gradient { 1.0 } else { 0.0 },
+        strength: inputs.strength,
+        decay_a: inputs.decay,
+    };
     for t in (0..current_rows.len()).rev() {
         let (spikes, membrane) = (&saved.spikes[here(t)], &saved.membrane[here(t)]);
         let a_before = before(t);
@@ -300,12 +317,6 @@ fn backward_chunk<P: Fn(f32) -> f32 + Copy>(
                 kappa: &mut sums.kappa[row.clone()],
                 decay: &mut sums.decay[row.clone()],
                 threshold: &mut sums.threshold[row.clone()],
-            };
-            let rule = StepRule {
-                reset: rule,
-                through_reset,
-                strength,
-                decay_a,
             };
             let out = &mut out[row];
             match (needs.decay, needs.threshold) {
