@@ -143,18 +143,17 @@ pub(crate) fn lif_scan_backward<B: Backend>(
     let time = spikes.shape()[0];
     let (decay_vector, threshold_vector) = (decay.clone(), threshold.clone());
     let (decay, threshold) = (row::<B>(decay), row::<B>(threshold));
-    let zeros_like = |t: &FloatTensor<B>| B::float_mul_scalar(t.clone(), 0.0.into());
     let (grad_spikes, grad_membrane, grad_last) = match output {
         LifOutput::Spikes => (Some(grad), None, None),
         LifOutput::Membrane => (None, Some(grad), None),
         LifOutput::Last => (None, None, Some(grad)),
     };
-    let mut lambda = grad_last.unwrap_or_else(|| zeros_like(&initial));
-    let mut decay_sum = zeros_like(&initial);
-    let mut threshold_sum = zeros_like(&initial);
+    let mut lambda = grad_last.unwrap_or_else(|| zeros_like::<B>(&initial));
+    let mut decay_sum = zeros_like::<B>(&initial);
+    let mut threshold_sum = zeros_like::<B>(&initial);
     // dL/ds_t through the recurrent weights into step t + 1, and their gradient.
-    let mut feedback = zeros_like(&initial);
-    let mut weight_sum = recurrent.map(|r| zeros_like(&r.weight));
+    let mut feedback = zeros_like::<B>(&initial);
+    let mut weight_sum = recurrent.map(|r| zeros_like::<B>(&r.weight));
     let mut grad_current = Vec::with_capacity(time);
     for t in (0..time).rev() {
         let (u, s) = (step::<B>(&membrane, t), step::<B>(&spikes, t));
@@ -193,7 +192,7 @@ pub(crate) fn lif_scan_backward<B: Backend>(
         if needs.threshold {
             let from_reset = match dthreshold {
                 Some(d) => B::float_mul(lambda.clone(), d),
-                None => zeros_like(&s),
+                None => zeros_like::<B>(&s),
             };
             threshold_sum = B::float_add(threshold_sum, B::float_sub(from_reset, gs_p));
         }
@@ -221,19 +220,12 @@ pub(crate) fn lif_scan_backward<B: Backend>(
     }
     grad_current.reverse();
 
-    let per_neuron = |sum: FloatTensor<B>, wanted: bool, like: &FloatTensor<B>| {
-        if wanted {
-            batch_sum::<B>(sum)
-        } else {
-            zeros_like(like)
-        }
-    };
-    let weight = weight_sum.unwrap_or_else(|| zeros_like(&decay_vector));
+    let weight = weight_sum.unwrap_or_else(|| zeros_like::<B>(&decay_vector));
     [
         stack::<B>(grad_current),
         lambda,
-        per_neuron(decay_sum, needs.decay, &decay_vector),
-        per_neuron(threshold_sum, needs.threshold, &threshold_vector),
+        parameter_gradient::<B>(decay_sum, needs.decay, &decay_vector),
+        parameter_gradient::<B>(threshold_sum, needs.threshold, &threshold_vector),
         weight,
         feedback,
     ]
@@ -268,9 +260,8 @@ pub(crate) fn leaky_scan_backward<B: Backend>(
     let time = membrane.shape()[0];
     let decay_vector = decay.clone();
     let decay = row::<B>(decay);
-    let zeros_like = |t: &FloatTensor<B>| B::float_mul_scalar(t.clone(), 0.0.into());
-    let mut lambda = zeros_like(&initial);
-    let mut decay_sum = zeros_like(&initial);
+    let mut lambda = zeros_like::<B>(&initial);
+    let mut decay_sum = zeros_like::<B>(&initial);
     let mut grad_current = Vec::with_capacity(time);
     for t in (0..time).rev() {
         let total = B::float_add(step::<B>(&grad, t), lambda);
@@ -289,7 +280,7 @@ pub(crate) fn leaky_scan_backward<B: Backend>(
     let grad_decay = if needs_decay {
         batch_sum::<B>(decay_sum)
     } else {
-        zeros_like(&decay_vector)
+        zeros_like::<B>(&decay_vector)
     };
     [stack::<B>(grad_current), lambda, grad_decay]
 }
@@ -370,14 +361,13 @@ pub(crate) fn adaptive_scan_backward<B: Backend>(
     let time = spikes.shape()[0];
     let (decay_vector, threshold_vector) = (decay.clone(), threshold.clone());
     let (decay, threshold) = (row::<B>(decay), row::<B>(threshold));
-    let zeros_like = |t: &FloatTensor<B>| B::float_mul_scalar(t.clone(), 0.0.into());
     let mut lambda = match output {
         AdaptiveOutput::Last => grad.clone(),
-        _ => zeros_like(&initial),
+        _ => zeros_like::<B>(&initial),
     };
-    let mut kappa = zeros_like(&initial);
-    let mut decay_sum = zeros_like(&initial);
-    let mut threshold_sum = zeros_like(&initial);
+    let mut kappa = zeros_like::<B>(&initial);
+    let mut decay_sum = zeros_like::<B>(&initial);
+    let mut threshold_sum = zeros_like::<B>(&initial);
     // The adaptation before step t, and the effective threshold it sets.
     let adaptation_before = |t: usize| {
         if t > 0 {
@@ -393,11 +383,14 @@ pub(crate) fn adaptive_scan_backward<B: Backend>(
         )
     };
     let mut grad_current = Vec::with_capacity(time);
+    // The effective threshold of step t when step t + 1 already computed it for its decay.
+    let mut computed = None;
     for t in (0..time).rev() {
         if output == AdaptiveOutput::Adaptation {
             kappa = B::float_add(kappa, step::<B>(&grad, t));
         }
-        let (u, s, theta) = (step::<B>(&membrane, t), step::<B>(&spikes, t), effective(t));
+        let theta = computed.take().unwrap_or_else(|| effective(t));
+        let (u, s) = (step::<B>(&membrane, t), step::<B>(&spikes, t));
         let p = surrogate_density::<B>(B::float_sub(u.clone(), theta.clone()), &scan.surrogate);
         let mut gs = kappa.clone();
         if output == AdaptiveOutput::Spikes {
@@ -426,18 +419,20 @@ pub(crate) fn adaptive_scan_backward<B: Backend>(
         if output == AdaptiveOutput::Membrane {
             gu = B::float_add(gu, step::<B>(&grad, t));
         }
-        let from_reset = match dtheta {
-            Some(d) => B::float_mul(lambda.clone(), d),
-            None => zeros_like(&gs_p),
+        let grad_theta = match dtheta {
+            Some(d) => B::float_sub(B::float_mul(lambda.clone(), d), gs_p),
+            None => B::float_neg(gs_p),
         };
-        let grad_theta = B::float_sub(from_reset, gs_p);
         if needs.threshold {
             threshold_sum = B::float_add(threshold_sum, grad_theta.clone());
         }
         if needs.decay {
             let previous = if t > 0 {
                 let (u, s) = (step::<B>(&membrane, t - 1), step::<B>(&spikes, t - 1));
-                reset::<B>(scan.reset, u, s, &effective(t - 1))
+                let theta = effective(t - 1);
+                let previous = reset::<B>(scan.reset, u, s, &theta);
+                computed = Some(theta);
+                previous
             } else {
                 initial.clone()
             };
@@ -452,18 +447,30 @@ pub(crate) fn adaptive_scan_backward<B: Backend>(
     }
     grad_current.reverse();
 
-    let per_neuron = |sum: FloatTensor<B>, wanted: bool, like: &FloatTensor<B>| {
-        if wanted {
-            batch_sum::<B>(sum)
-        } else {
-            zeros_like(like)
-        }
-    };
     [
         stack::<B>(grad_current),
         lambda,
         kappa,
-        per_neuron(decay_sum, needs.decay, &decay_vector),
-        per_neuron(threshold_sum, needs.threshold, &threshold_vector),
+        parameter_gradient::<B>(decay_sum, needs.decay, &decay_vector),
+        parameter_gradient::<B>(threshold_sum, needs.threshold, &threshold_vector),
     ]
+}
+
+/// The gradient of a per-neuron parameter from its per-lane sums `[batch, neurons]`, or zeros
+/// shaped like the parameter `like` when it is not `wanted`.
+fn parameter_gradient<B: Backend>(
+    sum: FloatTensor<B>,
+    wanted: bool,
+    like: &FloatTensor<B>,
+) -> FloatTensor<B> {
+    if wanted {
+        batch_sum::<B>(sum)
+    } else {
+        zeros_like::<B>(like)
+    }
+}
+
+/// Zeros of the shape of `like`.
+fn zeros_like<B: Backend>(like: &FloatTensor<B>) -> FloatTensor<B> {
+    B::float_mul_scalar(like.clone(), 0.0.into())
 }
