@@ -51,6 +51,24 @@ fn assert_close(got: &[f32], want: &[f32], context: &str) {
     }
 }
 
+/// Asserts that a fused run agrees with its per-step reference: the spikes, the first entry,
+/// exactly and at a firing rate within `rate` (so that both branches of the threshold are
+/// exercised), every other entry within [`assert_close`].
+fn assert_spiking_match(
+    fused: &[(&str, Vec<f32>)],
+    reference: &[(&str, Vec<f32>)],
+    rate: core::ops::Range<f32>,
+    context: &str,
+) {
+    let spikes = &fused[0].1;
+    let fired = spikes.iter().sum::<f32>() / spikes.len() as f32;
+    assert!(rate.contains(&fired), "{context}: firing rate {fired}");
+    assert_eq!(spikes, &reference[0].1, "{context}: spikes");
+    for ((what, got), (_, want)) in fused.iter().zip(reference) {
+        assert_close(got, want, &format!("{context}: {what}"));
+    }
+}
+
 fn gradient<const D: usize>(tensor: &Tensor<D>, grads: &burn::tensor::Gradients) -> Vec<f32> {
     values(tensor.grad(grads).expect("a gradient reaches the tensor"))
 }
@@ -134,13 +152,7 @@ fn lif_matches_per_step_for_every_reset_and_parameter() {
                         }
                         found
                     };
-                    let (fused, reference) = (run(true), run(false));
-                    let rate = fused[0].1.iter().sum::<f32>() / fused[0].1.len() as f32;
-                    assert!((0.1..0.9).contains(&rate), "{context}: firing rate {rate}");
-                    assert_eq!(fused[0].1, reference[0].1, "{context}: spikes");
-                    for ((what, got), (_, want)) in fused.iter().zip(&reference) {
-                        assert_close(got, want, &format!("{context}: {what}"));
-                    }
+                    assert_spiking_match(&run(true), &run(false), 0.1..0.9, &context);
                 }
             }
         }
@@ -253,13 +265,7 @@ fn recurrent_lif_matches_per_step_for_every_reset_and_parameter() {
                     }
                     found
                 };
-                let (fused, reference) = (run(true), run(false));
-                let rate = fused[0].1.iter().sum::<f32>() / fused[0].1.len() as f32;
-                assert!((0.1..0.9).contains(&rate), "{context}: firing rate {rate}");
-                assert_eq!(fused[0].1, reference[0].1, "{context}: spikes");
-                for ((what, got), (_, want)) in fused.iter().zip(&reference) {
-                    assert_close(got, want, &format!("{context}: {what}"));
-                }
+                assert_spiking_match(&run(true), &run(false), 0.1..0.9, &context);
             }
         }
     }
@@ -325,13 +331,7 @@ fn adaptive_lif_matches_per_step_for_every_reset_and_parameter() {
                     }
                     found
                 };
-                let (fused, reference) = (run(true), run(false));
-                let rate = fused[0].1.iter().sum::<f32>() / fused[0].1.len() as f32;
-                assert!((0.1..0.9).contains(&rate), "{context}: firing rate {rate}");
-                assert_eq!(fused[0].1, reference[0].1, "{context}: spikes");
-                for ((what, got), (_, want)) in fused.iter().zip(&reference) {
-                    assert_close(got, want, &format!("{context}: {what}"));
-                }
+                assert_spiking_match(&run(true), &run(false), 0.1..0.9, &context);
             }
         }
     }
@@ -370,13 +370,7 @@ fn wide_recurrent_lif_matches_per_step() {
                 ),
             ]
         };
-        let (fused, reference) = (run(true), run(false));
-        let rate = fused[0].1.iter().sum::<f32>() / fused[0].1.len() as f32;
-        assert!((0.05..0.95).contains(&rate), "{name}: firing rate {rate}");
-        assert_eq!(fused[0].1, reference[0].1, "{name}: spikes");
-        for ((what, got), (_, want)) in fused.iter().zip(&reference) {
-            assert_close(got, want, &format!("{name}: {what}"));
-        }
+        assert_spiking_match(&run(true), &run(false), 0.05..0.95, name);
     }
 }
 
