@@ -871,9 +871,12 @@ macro_rules! host_sequence_backend {
                         cache.put(active);
                         tensor(out, Shape::new([rows, outputs]))
                     }
-                    None => <Self as burn::backend::ops::FloatTensorOps<Self>>::float_matmul(
-                        input, weight,
-                    ),
+                    None => {
+                        cache.put(host::DenseInput);
+                        <Self as burn::backend::ops::FloatTensorOps<Self>>::float_matmul(
+                            input, weight,
+                        )
+                    }
                 }
             }
 
@@ -885,21 +888,22 @@ macro_rules! host_sequence_backend {
             ) -> FloatTensor<Self> {
                 let width = input.shape()[1];
                 let outputs = grad.shape()[1];
-                let found = all_f32(&[&input, &grad])
-                    .then(|| {
-                        cache.get::<host::SparseRows>().or_else(|| {
-                            host::SparseRows::find(&values(&input), width, sparse.max_density())
-                                .map(Arc::new)
-                        })
-                    })
-                    .flatten();
-                match found {
-                    Some(active) => {
-                        let out = active.transpose_matmul(&values(&grad), outputs);
-                        tensor(out, Shape::new([width, outputs]))
-                    }
-                    None => primitive::linear_weight_grad::<Self>(input, grad),
+                if !all_f32(&[&input, &grad]) {
+                    return primitive::linear_weight_grad::<Self>(input, grad);
                 }
+                let found = match cache.get::<host::DenseInput>() {
+                    Some(_) => None,
+                    None => cache.get::<host::SparseRows>().or_else(|| {
+                        host::SparseRows::find(&values(&input), width, sparse.max_density())
+                            .map(Arc::new)
+                    }),
+                };
+                let (input, grad) = (values(&input), values(&grad));
+                let out = match found {
+                    Some(active) => active.transpose_matmul(&grad, outputs),
+                    None => host::dense_weight_grad(&input, &grad, width, outputs),
+                };
+                tensor(out, Shape::new([width, outputs]))
             }
         }
     };
