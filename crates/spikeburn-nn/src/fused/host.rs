@@ -885,7 +885,25 @@ impl SparseRows {
     }
 
     /// `self @ weight` for a `[width, outputs]` weight.
+    ///
+    /// When the outputs are whole [`GATHER_LANES`] pieces, every piece is collected straight into
+    /// the output, which is then written once rather than zero-filled first.
     pub(crate) fn matmul(&self, weight: &[f32], outputs: usize) -> Vec<f32> {
+        if outputs.is_multiple_of(GATHER_LANES) {
+            let pieces = outputs / GATHER_LANES;
+            let out: Vec<[f32; GATHER_LANES]> = (0..self.rows() * pieces)
+                .into_par_iter()
+                .with_min_len(64)
+                .map(|k| {
+                    let (row, offset) = (k / pieces, k % pieces * GATHER_LANES);
+                    simd(
+                        #[inline(always)]
+                        || self.gather_piece(row, offset, weight, outputs),
+                    )
+                })
+                .collect();
+            return out.into_flattened();
+        }
         let mut out = vec![0.0; self.rows() * outputs];
         let rows_per_task = (16384 / outputs.max(1)).max(1);
         out.par_chunks_mut(rows_per_task * outputs)
@@ -899,39 +917,46 @@ impl SparseRows {
         out
     }
 
-    /// Rows `first..` of `self @ weight` into `block`.
-    ///
-    /// Each output row is summed [`GATHER_LANES`] outputs at a time in an accumulator that
-    /// stays in vector registers, so a weight row costs loads only, and the output is written
-    /// once.
+    /// Outputs `offset..offset + GATHER_LANES` of row `row` of `self @ weight`, summed in an
+    /// accumulator that stays in vector registers, so a weight row costs loads only.
+    #[inline(always)]
+    fn gather_piece(
+        &self,
+        row: usize,
+        offset: usize,
+        weight: &[f32],
+        outputs: usize,
+    ) -> [f32; GATHER_LANES] {
+        let mut sum = [0.0f32; GATHER_LANES];
+        for entry in self.starts[row]..self.starts[row + 1] {
+            let at = self.columns[entry] as usize * outputs + offset;
+            let w: &[f32; GATHER_LANES] = weight[at..at + GATHER_LANES]
+                .try_into()
+                .expect("a piece of a weight row");
+            match &self.values {
+                None => sum.iter_mut().zip(w).for_each(|(s, w)| *s += w),
+                Some(values) => {
+                    let value = values[entry];
+                    sum.iter_mut().zip(w).for_each(|(s, w)| *s += value * w);
+                }
+            }
+        }
+        sum
+    }
+
+    /// Rows `first..` of `self @ weight` into `block`: whole pieces by
+    /// [`gather_piece`](SparseRows::gather_piece), then the last outputs.
     #[inline(always)]
     fn gather_rows(&self, first: usize, block: &mut [f32], weight: &[f32], outputs: usize) {
         for (i, row) in block.chunks_mut(outputs).enumerate() {
             let r = first + i;
-            let entries = self.starts[r]..self.starts[r + 1];
             let mut pieces = row.chunks_exact_mut(GATHER_LANES);
             for (p, piece) in pieces.by_ref().enumerate() {
-                let offset = p * GATHER_LANES;
-                let mut sum = [0.0f32; GATHER_LANES];
-                for entry in entries.clone() {
-                    let at = self.columns[entry] as usize * outputs + offset;
-                    let w: &[f32; GATHER_LANES] = weight[at..at + GATHER_LANES]
-                        .try_into()
-                        .expect("a piece of a weight row");
-                    match &self.values {
-                        None => sum.iter_mut().zip(w).for_each(|(s, w)| *s += w),
-                        Some(values) => {
-                            let value = values[entry];
-                            sum.iter_mut().zip(w).for_each(|(s, w)| *s += value * w);
-                        }
-                    }
-                }
-                piece.copy_from_slice(&sum);
+                piece.copy_from_slice(&self.gather_piece(r, p * GATHER_LANES, weight, outputs));
             }
             let rest = pieces.into_remainder();
             let offset = outputs - rest.len();
-            rest.fill(0.0);
-            for entry in entries {
+            for entry in self.starts[r]..self.starts[r + 1] {
                 let at = self.columns[entry] as usize * outputs + offset;
                 let w = &weight[at..at + rest.len()];
                 match &self.values {

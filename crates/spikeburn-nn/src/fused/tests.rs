@@ -506,21 +506,24 @@ fn readout_matches_per_step() {
 
 #[test]
 fn sparse_projection_matches_the_dense_linear() {
-    // Widths with a remainder after the native loops' blocks: 8 inputs, 64 outputs.
+    // Inputs with a remainder after the scan's groups of 8; outputs in whole pieces of 64 (the
+    // native gather's collected path) and with a remainder.
     const INPUTS: usize = 19;
-    const OUTPUTS: usize = 70;
     for (name, device) in devices() {
         // Auto at half density stops scanning early and takes the dense product.
-        for (binary, sparse, density) in [
-            (true, SparseInput::Always, 0.1),
-            (true, SparseInput::Auto, 0.05),
-            (true, SparseInput::Auto, 0.5),
-            (false, SparseInput::Always, 0.1),
-            (true, SparseInput::Never, 0.1),
+        for (outputs, binary, sparse, density) in [
+            (128, true, SparseInput::Always, 0.1),
+            (128, false, SparseInput::Always, 0.1),
+            (70, true, SparseInput::Always, 0.1),
+            (70, true, SparseInput::Auto, 0.05),
+            (70, true, SparseInput::Auto, 0.5),
+            (70, false, SparseInput::Always, 0.1),
+            (70, true, SparseInput::Never, 0.1),
         ] {
-            let context = format!("{name} binary={binary} {sparse:?} density {density}");
+            let context =
+                format!("{name} {outputs} outputs binary={binary} {sparse:?} density {density}");
             device.seed(13);
-            let linear = LinearConfig::new(INPUTS, OUTPUTS).init(&device);
+            let linear = LinearConfig::new(INPUTS, outputs).init(&device);
             let spikes = Tensor::<3>::random(
                 [TIME, BATCH, INPUTS],
                 Distribution::Bernoulli(density),
@@ -538,7 +541,7 @@ fn sparse_projection_matches_the_dense_linear() {
             };
             let input = input.require_grad();
             let weights = Tensor::<3>::random(
-                [TIME, BATCH, OUTPUTS],
+                [TIME, BATCH, outputs],
                 Distribution::Uniform(-1.0, 1.0),
                 &device,
             );
