@@ -604,7 +604,7 @@ fn lif_backward_chunk<P: Fn(f32) -> f32 + Copy>(
                 ndarray::ArrayViewMut2::from_shape((rows, neurons), &mut *sums.feedback)
                     .expect("a chunk holds whole rows");
             // In column blocks, each computed on this thread (see `single_thread_columns`).
-            let block = single_thread_columns(rows, neurons);
+            let block = single_thread_columns(rows, neurons, neurons);
             for first in (0..neurons).step_by(block) {
                 let columns = ndarray::Slice::from(first..(first + block).min(neurons));
                 ndarray::linalg::general_mat_mul(
@@ -620,18 +620,22 @@ fn lif_backward_chunk<P: Fn(f32) -> f32 + Copy>(
     weight_sum
 }
 
-/// The widest column block (a multiple of 8, at least 8) for which matrixmultiply computes an
-/// `[m, k] @ [k, n]` product on the calling thread: it takes a second thread once
-/// `m * k + k * n` reaches `2 * 2^14`.
+/// The widest column block of an `[m, k] @ [k, n]` product (a multiple of 8, at most `n`) that
+/// matrixmultiply computes on the calling thread: it takes a second thread once
+/// `m * k + k * columns` reaches `2 * 2^14`. When not even 8 columns stay under that, all `n`
+/// (one product, on matrixmultiply's threads).
 ///
 /// The LIF backward already runs one chunk of batch rows per core, and each chunk's per-step
 /// `gu @ W^T` (for W2, `[32, 256] @ [256, 256]`) handed to matrixmultiply's own thread pool made
 /// the two pools wait on each other: in six alternated runs of W2's 10 benchmark iterations the
 /// median training iteration took 0.040 s that way and 0.032 s in single-threaded blocks.
-fn single_thread_columns(m: usize, k: usize) -> usize {
+fn single_thread_columns(m: usize, k: usize, n: usize) -> usize {
     const SECOND_THREAD: usize = 2 << 14;
-    let n = SECOND_THREAD.saturating_sub(m * k + 1) / k.max(1);
-    (n / 8 * 8).max(8)
+    let room = SECOND_THREAD.saturating_sub(m * k + 1) / k.max(1);
+    match room / 8 * 8 {
+        0 => n.max(1),
+        columns => columns.min(n),
+    }
 }
 
 /// What one batch row of one step of the LIF backward reads.
@@ -1221,5 +1225,32 @@ fn add(into: &mut [f32], from: &[f32]) {
 fn add_scaled(into: &mut [f32], from: &[f32], scale: f32) {
     for (a, b) in into.iter_mut().zip(from) {
         *a += scale * b;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::single_thread_columns;
+
+    #[test]
+    fn column_blocks_stay_under_matrixmultiplys_second_thread() {
+        // (m, k, n, expected block)
+        for (m, k, n, expected) in [
+            (32, 256, 256, 88),
+            (3, 200, 200, 160),
+            (3, 37, 37, 37),
+            (32, 1024, 1024, 1024),
+            (64, 512, 512, 512),
+        ] {
+            let block = single_thread_columns(m, k, n);
+            assert_eq!(block, expected, "m {m}, k {k}, n {n}");
+            if block < n {
+                assert!(m * k + k * block < 2 << 14, "m {m}, k {k}: {block} columns");
+                assert!(
+                    m * k + k * (block + 8) >= 2 << 14,
+                    "m {m}, k {k}: {block} columns"
+                );
+            }
+        }
     }
 }
