@@ -737,24 +737,30 @@ fn per_neuron(lanes: &[f32], neurons: usize) -> Vec<f32> {
     sums
 }
 
-/// The membranes `u_t = decay * u_{t-1} + current_t` of a leaky integrator.
-pub(crate) fn leaky_scan(
-    current: &[f32],
-    initial: &[f32],
-    decay: &[f32],
-    neurons: usize,
-) -> Vec<f32> {
+/// The membranes `u_t = decay * u_{t-1} + current_t` of a leaky integrator; `decay` has one
+/// value per neuron, the last axis of `current`.
+pub(crate) fn leaky_scan(current: &[f32], initial: &[f32], decay: &[f32]) -> Vec<f32> {
     let lanes = initial.len();
+    let decay = per_lane(decay, lanes);
     let mut membrane = vec![0.0; current.len()];
     let mut state = initial.to_vec();
-    for (input, out) in current.chunks(lanes).zip(membrane.chunks_mut(lanes)) {
-        for j in 0..lanes {
-            let u = state[j] * decay[j % neurons] + input[j];
-            out[j] = u;
-            state[j] = u;
-        }
-    }
+    simd(
+        #[inline(always)]
+        || {
+            for (input, out) in current.chunks(lanes).zip(membrane.chunks_mut(lanes)) {
+                for (((u, v), &x), &d) in out.iter_mut().zip(&mut state).zip(input).zip(&decay) {
+                    *v = *v * d + x;
+                    *u = *v;
+                }
+            }
+        },
+    );
     membrane
+}
+
+/// A `[neurons]` parameter repeated over the `lanes = batch x neurons` of a step.
+fn per_lane(parameter: &[f32], lanes: usize) -> Vec<f32> {
+    parameter.iter().copied().cycle().take(lanes).collect()
 }
 
 /// Gradients of a leaky integrator's current, initial membrane and decay, from the upstream
@@ -772,23 +778,29 @@ pub(crate) fn leaky_scan_backward(
     let mut grad_current = vec![0.0; membrane.len()];
     let mut lambda = vec![0.0; lanes];
     let mut lane_decay = vec![0.0; lanes];
-    for t in (0..time).rev() {
-        let row = t * lanes..(t + 1) * lanes;
-        let previous = if t > 0 {
-            &membrane[row.start - lanes..row.start]
-        } else {
-            initial
-        };
-        let (g, out) = (&grad[row.clone()], &mut grad_current[row]);
-        for j in 0..lanes {
-            let total = g[j] + lambda[j];
-            out[j] = total;
-            if needs_decay {
-                lane_decay[j] += total * previous[j];
+    let decay = per_lane(decay, lanes);
+    simd(
+        #[inline(always)]
+        || {
+            for t in (0..time).rev() {
+                let row = t * lanes..(t + 1) * lanes;
+                let previous = if t > 0 {
+                    &membrane[row.start - lanes..row.start]
+                } else {
+                    initial
+                };
+                let (g, out) = (&grad[row.clone()], &mut grad_current[row]);
+                for j in 0..lanes {
+                    let total = g[j] + lambda[j];
+                    out[j] = total;
+                    if needs_decay {
+                        lane_decay[j] += total * previous[j];
+                    }
+                    lambda[j] = decay[j] * total;
+                }
             }
-            lambda[j] = decay[j % neurons] * total;
-        }
-    }
+        },
+    );
     (grad_current, lambda, per_neuron(&lane_decay, neurons))
 }
 

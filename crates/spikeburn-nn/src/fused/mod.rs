@@ -811,12 +811,8 @@ macro_rules! host_sequence_backend {
                     return primitive::leaky_scan::<Self>(current, initial, decay);
                 }
                 let shape = current.shape();
-                let membrane = host::leaky_scan(
-                    &values(&current),
-                    &values(&initial),
-                    &values(&decay),
-                    shape[2],
-                );
+                let membrane =
+                    host::leaky_scan(&values(&current), &values(&initial), &values(&decay));
                 tensor(membrane, shape)
             }
 

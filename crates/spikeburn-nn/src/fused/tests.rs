@@ -102,6 +102,17 @@ impl Case {
     }
 }
 
+/// A learned per-neuron parameter (`[NEURONS]`) moved by `scale` times -1, -0.5, 0, 0.5 and 1,
+/// so that a lane given another neuron's value shows.
+fn spread(
+    param: Option<Param<Tensor<1>>>,
+    scale: f32,
+    device: &Device,
+) -> Option<Param<Tensor<1>>> {
+    let offsets = Tensor::<1>::from_floats([-1.0, -0.5, 0.0, 0.5, 1.0], device) * scale;
+    param.map(|param| param.map(|value| (value + offsets).detach().require_grad()))
+}
+
 #[test]
 fn lif_matches_per_step_for_every_reset_and_parameter() {
     for (name, device) in devices() {
@@ -112,7 +123,7 @@ fn lif_matches_per_step_for_every_reset_and_parameter() {
                         format!("{name} {reset:?} reset_gradient={reset_gradient} learn={learn}");
                     let firing =
                         Firing::new(Noise::logistic(0.3).unwrap(), SpikeMode::Deterministic);
-                    let layer = LifConfig::new(NEURONS)
+                    let mut layer = LifConfig::new(NEURONS)
                         .with_decay(0.85)
                         .with_threshold(0.9)
                         .with_reset(reset)
@@ -121,6 +132,8 @@ fn lif_matches_per_step_for_every_reset_and_parameter() {
                         .with_learn_threshold(learn)
                         .with_firing(firing)
                         .init(&device);
+                    layer.decay.logit = spread(layer.decay.logit, 1.0, &device);
+                    layer.threshold.learned = spread(layer.threshold.learned, 0.2, &device);
                     let case = Case::new(&device, 7);
                     let run = |fused: bool| {
                         let state = LifState {
@@ -470,10 +483,11 @@ fn synaptic_matches_per_step() {
 fn readout_matches_per_step() {
     for (name, device) in devices() {
         for learn in [false, true] {
-            let readout = LeakyReadoutConfig::new(NEURONS)
+            let mut readout = LeakyReadoutConfig::new(NEURONS)
                 .with_decay(0.8)
                 .with_learn_decay(learn)
                 .init(&device);
+            readout.decay.logit = spread(readout.decay.logit, 1.0, &device);
             let case = Case::new(&device, 3);
             let run = |fused: bool| {
                 let state = crate::neuron::LeakyReadoutState {
