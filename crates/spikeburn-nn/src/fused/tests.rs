@@ -227,7 +227,7 @@ fn recurrent_lif_matches_per_step_for_every_reset_and_parameter() {
                 let context =
                     format!("{name} {reset:?} reset_gradient={reset_gradient} learn={learn}");
                 let firing = Firing::new(Noise::logistic(0.3).unwrap(), SpikeMode::Deterministic);
-                let layer = RecurrentLifConfig::new(NEURONS)
+                let mut layer = RecurrentLifConfig::new(NEURONS)
                     .with_decay(0.85)
                     .with_threshold(0.9)
                     .with_reset(reset)
@@ -236,6 +236,8 @@ fn recurrent_lif_matches_per_step_for_every_reset_and_parameter() {
                     .with_learn_threshold(learn)
                     .with_firing(firing)
                     .init(&device);
+                layer.decay.logit = spread(layer.decay.logit, 1.0, &device);
+                layer.threshold.learned = spread(layer.threshold.learned, 0.2, &device);
                 let case = Case::new(&device, 17);
                 let initial_spikes =
                     Tensor::<2>::random([BATCH, NEURONS], Distribution::Bernoulli(0.5), &device)
@@ -292,7 +294,7 @@ fn adaptive_lif_matches_per_step_for_every_reset_and_parameter() {
                 let context =
                     format!("{name} {reset:?} reset_gradient={reset_gradient} learn={learn}");
                 let firing = Firing::new(Noise::logistic(0.3).unwrap(), SpikeMode::Deterministic);
-                let layer = AdaptiveLifConfig::new(NEURONS)
+                let mut layer = AdaptiveLifConfig::new(NEURONS)
                     .with_decay(0.85)
                     .with_threshold(0.7)
                     .with_adaptation(0.3)
@@ -303,6 +305,8 @@ fn adaptive_lif_matches_per_step_for_every_reset_and_parameter() {
                     .with_learn_threshold(learn)
                     .with_firing(firing)
                     .init(&device);
+                layer.decay.logit = spread(layer.decay.logit, 1.0, &device);
+                layer.threshold.learned = spread(layer.threshold.learned, 0.2, &device);
                 let case = Case::new(&device, 23);
                 let initial_adaptation =
                     Tensor::<2>::random([BATCH, NEURONS], Distribution::Uniform(0.0, 1.0), &device)
@@ -422,7 +426,7 @@ fn lif_with_noise_matches_per_step() {
 fn synaptic_matches_per_step() {
     for (name, device) in devices() {
         for learn in [false, true] {
-            let layer = SynapticConfig::new(NEURONS)
+            let mut layer = SynapticConfig::new(NEURONS)
                 .with_synapse_decay(0.8)
                 .with_decay(0.9)
                 .with_learn_decay(learn)
@@ -433,6 +437,9 @@ fn synaptic_matches_per_step() {
                     SpikeMode::Deterministic,
                 ))
                 .init(&device);
+            layer.decay.logit = spread(layer.decay.logit, 1.0, &device);
+            layer.threshold.learned = spread(layer.threshold.learned, 0.2, &device);
+            layer.synapse_decay.logit = spread(layer.synapse_decay.logit, 1.0, &device);
             let case = Case::new(&device, 5);
             let run = |fused: bool| {
                 let state = SynapticState {
