@@ -414,6 +414,10 @@ pub(crate) fn lif_scan_backward(
             let mut lane_decay = vec![0.0; lanes];
             let mut lane_threshold = vec![0.0; lanes];
             let ranges = lane_ranges(lanes, neurons);
+            let panels = inputs
+                .recurrent
+                .as_ref()
+                .map(|recurrent| Panels::new(&recurrent.weight, neurons));
             let parts = split_all(
                 [
                     &mut grad_current,
@@ -458,6 +462,7 @@ pub(crate) fn lif_scan_backward(
                                 start,
                                 &mut current_rows,
                                 sums,
+                                panels.as_ref(),
                             )
                         },
                     )
@@ -516,6 +521,7 @@ fn lif_backward_chunk<P: Fn(f32) -> f32 + Copy>(
     start: usize,
     current_rows: &mut [&mut [f32]],
     sums: ChunkSums,
+    panels: Option<&Panels>,
 ) -> Vec<f32> {
     let (lanes, neurons) = (inputs.initial.len(), inputs.neurons);
     let width = sums.lambda.len();
@@ -596,46 +602,158 @@ fn lif_backward_chunk<P: Fn(f32) -> f32 + Copy>(
                 }
             }
             // dL/ds_{t-1} = gu @ W^T
-            let gu = ndarray::ArrayView2::from_shape((rows, neurons), &out[..])
-                .expect("a chunk holds whole rows");
-            let weight = ndarray::ArrayView2::from_shape((neurons, neurons), &recurrent.weight[..])
-                .expect("the recurrent weight is square");
-            let mut feedback =
-                ndarray::ArrayViewMut2::from_shape((rows, neurons), &mut *sums.feedback)
-                    .expect("a chunk holds whole rows");
-            // In column blocks, each computed on this thread (see `single_thread_columns`).
-            let block = single_thread_columns(rows, neurons, neurons);
-            for first in (0..neurons).step_by(block) {
-                let columns = ndarray::Slice::from(first..(first + block).min(neurons));
-                ndarray::linalg::general_mat_mul(
-                    1.0,
-                    &gu,
-                    &weight.t().slice_axis(ndarray::Axis(1), columns),
-                    0.0,
-                    &mut feedback.slice_axis_mut(ndarray::Axis(1), columns),
-                );
-            }
+            let panels = panels.expect("a recurrent scan packs its weight");
+            panels.product(out, sums.feedback);
         }
     }
     weight_sum
 }
 
-/// The widest column block of an `[m, k] @ [k, n]` product (a multiple of 8, at most `n`) that
-/// matrixmultiply computes on the calling thread: it takes a second thread once
-/// `m * k + k * columns` reaches `2 * 2^14`. When not even 8 columns stay under that, all `n`
-/// (one product, on matrixmultiply's threads).
+/// A square weight `W` `[n, n]` laid out for the products `a @ W^T` of the recurrent backward:
+/// panel `p` holds, for every `i` in turn, the `width` values `W[p * width + c, i]` (zero past
+/// `n`), where `width` is two of the dispatched CPU's vectors.
 ///
-/// The LIF backward already runs one chunk of batch rows per core, and each chunk's per-step
-/// `gu @ W^T` (for W2, `[32, 256] @ [256, 256]`) handed to matrixmultiply's own thread pool made
-/// the two pools wait on each other: in six alternated runs of W2's 10 benchmark iterations the
-/// median training iteration took 0.040 s that way and 0.032 s in single-threaded blocks.
-fn single_thread_columns(m: usize, k: usize, n: usize) -> usize {
-    const SECOND_THREAD: usize = 2 << 14;
-    let room = SECOND_THREAD.saturating_sub(m * k + 1) / k.max(1);
-    match room / 8 * 8 {
-        0 => n.max(1),
-        columns => columns.min(n),
+/// matrixmultiply packed the weight again at every step of every thread (W2's
+/// `[32, 256] @ [256, 256]`: packing took 9% of its training profile, the kernel 16%), and ran
+/// wide products on its own thread pool while ours waited. Packed once per backward, each step's
+/// product is register tiles on the calling thread.
+pub(crate) struct Panels {
+    values: Vec<f32>,
+    n: usize,
+    width: usize,
+}
+
+impl Panels {
+    /// Packs `weight` `[n, n]` for the best SIMD level this CPU has.
+    pub(crate) fn new(weight: &[f32], n: usize) -> Self {
+        struct Pack<'a>(&'a [f32], usize);
+        impl pulp::WithSimd for Pack<'_> {
+            type Output = Panels;
+            #[inline(always)]
+            fn with_simd<S: pulp::Simd>(self, simd: S) -> Panels {
+                Panels::with_simd(self.0, self.1, simd)
+            }
+        }
+        pulp::Arch::new().dispatch(Pack(weight, n))
     }
+
+    /// Packs `weight` `[n, n]` for the vectors of `S`.
+    fn with_simd<S: pulp::Simd>(weight: &[f32], n: usize, _: S) -> Self {
+        assert_eq!(weight.len(), n * n, "a square weight of {n} x {n}");
+        let width = 2 * S::F32_LANES;
+        let mut values = vec![0.0; n.div_ceil(width) * n * width];
+        for (p, panel) in values.chunks_exact_mut((n * width).max(1)).enumerate() {
+            for (i, column) in panel.chunks_exact_mut(width).enumerate() {
+                for (c, value) in column.iter_mut().enumerate().take(n - p * width) {
+                    *value = weight[(p * width + c) * n + i];
+                }
+            }
+        }
+        Panels { values, n, width }
+    }
+
+    /// `out[b, j] = sum_i a[b, i] * W[j, i]` for the rows `b` of `a` and `out` (`[rows, n]`).
+    pub(crate) fn product(&self, a: &[f32], out: &mut [f32]) {
+        struct Product<'a>(&'a Panels, &'a [f32], &'a mut [f32]);
+        impl pulp::WithSimd for Product<'_> {
+            type Output = ();
+            #[inline(always)]
+            fn with_simd<S: pulp::Simd>(self, simd: S) {
+                self.0.product_with(self.1, self.2, simd);
+            }
+        }
+        pulp::Arch::new().dispatch(Product(self, a, out));
+    }
+
+    /// [`Panels::product`] on the vectors of `S`, which must be those the panels were packed for.
+    #[inline(always)]
+    fn product_with<S: pulp::Simd>(&self, a: &[f32], out: &mut [f32], simd: S) {
+        assert_eq!(
+            self.width,
+            2 * S::F32_LANES,
+            "panels packed for other vectors"
+        );
+        let n = self.n;
+        assert!(
+            a.len() == out.len() && a.len().is_multiple_of(n),
+            "rows of {n} values"
+        );
+        if n == 0 {
+            return;
+        }
+        let mut a_rows = a.chunks_exact(n);
+        let mut out_rows = out.chunks_exact_mut(n);
+        // Six rows by two vectors is twelve accumulators, which leaves AVX2's sixteen registers
+        // room for the two weight vectors and the broadcast input.
+        loop {
+            let left = a_rows.len();
+            if left >= 6 {
+                self.tile::<S, 6>(simd, &mut a_rows, &mut out_rows);
+            } else if left >= 2 {
+                self.tile::<S, 2>(simd, &mut a_rows, &mut out_rows);
+            } else if left == 1 {
+                self.tile::<S, 1>(simd, &mut a_rows, &mut out_rows);
+            } else {
+                break;
+            }
+        }
+    }
+
+    /// The next `R` rows of the product.
+    #[inline(always)]
+    fn tile<'a, S: pulp::Simd, const R: usize>(
+        &self,
+        simd: S,
+        a_rows: &mut impl Iterator<Item = &'a [f32]>,
+        out_rows: &mut impl Iterator<Item = &'a mut [f32]>,
+    ) {
+        let (n, width) = (self.n, self.width);
+        let a: [&[f32]; R] = core::array::from_fn(|_| a_rows.next().expect("R rows left"));
+        let mut out: [&mut [f32]; R] =
+            core::array::from_fn(|_| out_rows.next().expect("R rows left"));
+        for (p, panel) in self.values.chunks_exact(n * width).enumerate() {
+            let sums = tile_sums(simd, S::as_simd_f32s(panel).0, a);
+            let columns = p * width..((p + 1) * width).min(n);
+            for (sum, row) in sums.iter().zip(&mut out) {
+                let row = &mut row[columns.clone()];
+                if row.len() == width {
+                    let (head, _) = S::as_mut_simd_f32s(row);
+                    head.copy_from_slice(sum);
+                } else {
+                    // The widest vectors (AVX-512's) make panels 32 wide.
+                    let mut full = [0.0; 64];
+                    let full = &mut full[..width];
+                    S::as_mut_simd_f32s(full).0.copy_from_slice(sum);
+                    row.copy_from_slice(&full[..row.len()]);
+                }
+            }
+        }
+    }
+}
+
+/// `sums[r][v] = sum_i a[r][i] * panel[2 i + v]`: one panel's register tile. The sums are
+/// returned by value and the loop has no bounds check, so that they stay in registers: with the
+/// tile's array updated in place, LLVM stored all twelve every step.
+#[inline(always)]
+fn tile_sums<S: pulp::Simd, const R: usize>(
+    simd: S,
+    panel: &[S::f32s],
+    a: [&[f32]; R],
+) -> [[S::f32s; 2]; R] {
+    let n = panel.len() / 2;
+    let panel = &panel[..2 * n];
+    let a = a.map(|row| &row[..n]);
+    let zero = simd.splat_f32s(0.0);
+    let mut sums = [[zero; 2]; R];
+    for i in 0..n {
+        let (w0, w1) = (panel[2 * i], panel[2 * i + 1]);
+        for r in 0..R {
+            let x = simd.splat_f32s(a[r][i]);
+            sums[r][0] = simd.mul_add_f32s(x, w0, sums[r][0]);
+            sums[r][1] = simd.mul_add_f32s(x, w1, sums[r][1]);
+        }
+    }
+    sums
 }
 
 /// What one batch row of one step of the LIF backward reads.
@@ -1242,26 +1360,49 @@ fn add_scaled(into: &mut [f32], from: &[f32], scale: f32) {
 
 #[cfg(test)]
 mod tests {
-    use super::single_thread_columns;
+    use super::Panels;
+
+    /// `a @ W^T` one product at a time, in `f64`.
+    fn reference(a: &[f32], weight: &[f32], n: usize) -> Vec<f64> {
+        a.chunks(n.max(1))
+            .flat_map(|row| {
+                weight.chunks(n.max(1)).map(move |w| {
+                    row.iter()
+                        .zip(w)
+                        .map(|(&x, &y)| f64::from(x) * f64::from(y))
+                        .sum::<f64>()
+                })
+            })
+            .collect()
+    }
 
     #[test]
-    fn column_blocks_stay_under_matrixmultiplys_second_thread() {
-        // (m, k, n, expected block)
-        for (m, k, n, expected) in [
-            (32, 256, 256, 88),
-            (3, 200, 200, 160),
-            (3, 37, 37, 37),
-            (32, 1024, 1024, 1024),
-            (64, 512, 512, 512),
-        ] {
-            let block = single_thread_columns(m, k, n);
-            assert_eq!(block, expected, "m {m}, k {k}, n {n}");
-            if block < n {
-                assert!(m * k + k * block < 2 << 14, "m {m}, k {k}: {block} columns");
-                assert!(
-                    m * k + k * (block + 8) >= 2 << 14,
-                    "m {m}, k {k}: {block} columns"
-                );
+    fn panel_product_matches_the_transposed_product() {
+        // Row counts that leave every tile height as a remainder, and widths that are, and are
+        // not, whole panels, on this CPU's vectors and on plain scalars.
+        for (rows, n) in [(3, 0), (1, 1), (5, 3), (13, 37), (32, 256), (7, 200)] {
+            let value = |k: usize, salt: usize| ((k * 7919 + salt) % 23) as f32 / 11.0 - 1.0;
+            let weight: Vec<f32> = (0..n * n).map(|k| value(k, 5)).collect();
+            let a: Vec<f32> = (0..rows * n).map(|k| value(k, 17)).collect();
+            let expected = reference(&a, &weight, n);
+            for scalar in [false, true] {
+                let panels = if scalar {
+                    Panels::with_simd(&weight, n, pulp::Scalar::new())
+                } else {
+                    Panels::new(&weight, n)
+                };
+                let mut out = vec![f32::NAN; rows * n];
+                if scalar {
+                    panels.product_with(&a, &mut out, pulp::Scalar::new());
+                } else {
+                    panels.product(&a, &mut out);
+                }
+                for (k, (&got, &want)) in out.iter().zip(&expected).enumerate() {
+                    assert!(
+                        (f64::from(got) - want).abs() <= 1e-5 * (1.0 + want.abs()),
+                        "rows {rows}, n {n}, scalar {scalar}: entry {k} is {got}, expected {want}"
+                    );
+                }
             }
         }
     }

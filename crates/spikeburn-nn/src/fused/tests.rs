@@ -357,7 +357,8 @@ fn adaptive_lif_matches_per_step_for_every_reset_and_parameter() {
 #[test]
 fn wide_recurrent_lif_matches_per_step() {
     // A layer wider than the tests' usual five neurons, with an odd number of batch rows, and
-    // wide enough that the native backward's `gu @ W^T` goes in more than one column block.
+    // wide enough that the native backward's `gu @ W^T` spans many weight panels, the last one
+    // part empty.
     const WIDE: usize = 200;
     for (name, device) in devices() {
         let firing = Firing::new(Noise::logistic(0.3).unwrap(), SpikeMode::Deterministic);
