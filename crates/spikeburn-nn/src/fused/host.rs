@@ -225,136 +225,162 @@ fn feedback_row(into: &mut [f32], spikes: &[f32], weight: &[f32]) {
 /// Spikes, membranes before the reset and the final membrane of a LIF scan; the membranes are
 /// empty unless `keep_membrane` (an inference caller that reads only spikes then writes no
 /// membrane sequence).
+///
+/// The current's buffer becomes the membranes (without them, the spikes): each step reads its
+/// current and writes its output in the same place, so one output fewer is allocated and
+/// zero-filled. A borrowed current is copied first.
 pub(crate) fn lif_scan(
-    inputs: &LifInputs,
+    mut inputs: LifInputs,
     scan: &LifScan,
     keep_membrane: bool,
 ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let mut io = core::mem::take(&mut inputs.current).into_owned();
+    let inputs = &inputs;
     let lanes = inputs.initial.len();
     let neurons = inputs.neurons;
-    let mut spikes = vec![0.0; inputs.current.len()];
-    let mut membrane = vec![0.0; if keep_membrane { spikes.len() } else { 0 }];
+    let mut spikes = vec![0.0; if keep_membrane { io.len() } else { 0 }];
     let mut last = inputs.initial.to_vec();
     let ranges = lane_ranges(lanes, neurons);
-    let spike_parts = split_rows(&mut spikes, lanes, &ranges);
-    let mut membrane_parts = keep_membrane
-        .then(|| split_rows(&mut membrane, lanes, &ranges).into_iter())
+    let io_parts = split_rows(&mut io, lanes, &ranges);
+    let mut spike_parts = keep_membrane
+        .then(|| split_rows(&mut spikes, lanes, &ranges).into_iter())
         .into_iter()
         .flatten();
     let last_parts = split_rows(&mut last, lanes, &ranges);
 
     let work = ranges
         .iter()
-        .zip(spike_parts)
+        .zip(io_parts)
         .zip(last_parts)
-        .map(|((range, s), v)| (range.start, s, membrane_parts.next(), v))
+        .map(|((range, io), v)| (range.start, io, spike_parts.next(), v))
         .collect::<Vec<_>>();
     work.into_par_iter()
-        .for_each(|(start, mut spike_rows, mut membrane_rows, mut last)| {
+        .for_each(|(start, mut io_rows, mut spike_rows, mut last)| {
             let v = &mut *last[0];
-            let membrane_rows = membrane_rows.as_deref_mut();
+            let spike_rows = spike_rows.as_deref_mut();
             simd(
                 #[inline(always)]
-                || lif_forward_chunk(inputs, scan, start, &mut spike_rows, membrane_rows, v),
+                || lif_forward_chunk(inputs, scan, start, &mut io_rows, spike_rows, v),
             )
         });
 
-    (spikes, membrane, last)
+    if keep_membrane {
+        (spikes, io, last)
+    } else {
+        (io, Vec::new(), last)
+    }
 }
 
-/// The whole scan of the lanes `start..start + v.len()` (whole batch rows): `spike_rows[t]` and
-/// `membrane_rows[t]` are their pieces of step `t` (the membranes go to a scratch row when
-/// `membrane_rows` is `None`), `v` their membranes.
+/// The whole scan of the lanes `start..start + v.len()` (whole batch rows): `io_rows[t]` is
+/// their piece of step `t`, which holds the current and receives the membranes, or the spikes
+/// when `spike_rows` is `None`; `v` is their membranes.
 #[inline(always)]
 fn lif_forward_chunk(
     inputs: &LifInputs,
     scan: &LifScan,
     start: usize,
-    spike_rows: &mut [&mut [f32]],
-    mut membrane_rows: Option<&mut [&mut [f32]]>,
+    io_rows: &mut [&mut [f32]],
+    mut spike_rows: Option<&mut [&mut [f32]]>,
     v: &mut [f32],
 ) {
     let (lanes, neurons, width) = (inputs.initial.len(), inputs.neurons, v.len());
     let mut feedback = vec![0.0; neurons];
-    let mut scratch = vec![0.0; if membrane_rows.is_some() { 0 } else { width }];
-    for t in 0..spike_rows.len() {
+    for t in 0..io_rows.len() {
         let at = t * lanes + start..t * lanes + start + width;
-        let current = &inputs.current[at.clone()];
         let noise = inputs.noise.as_ref().map(|noise| &noise[at]);
-        let (done, rest) = spike_rows.split_at_mut(t);
-        let s_row = &mut *rest[0];
-        let u_row = match membrane_rows.as_deref_mut() {
-            Some(rows) => &mut *rows[t],
-            None => &mut scratch[..],
+        let (io_done, io_rest) = io_rows.split_at_mut(t);
+        let io_row = &mut *io_rest[0];
+        // The spikes of the steps before, for the recurrent input, and this step's spike row.
+        let (spikes_done, mut s_row) = match spike_rows.as_deref_mut() {
+            Some(rows) => {
+                let (done, rest) = rows.split_at_mut(t);
+                (&*done, Some(&mut *rest[0]))
+            }
+            None => (&*io_done, None),
         };
         for b in 0..width / neurons {
             let row = b * neurons..(b + 1) * neurons;
             if let Some(recurrent) = &inputs.recurrent {
-                let previous = match done.last() {
+                let previous = match spikes_done.last() {
                     Some(previous) => &previous[row.clone()],
                     None => &recurrent.initial_spikes[start + row.start..start + row.end],
                 };
                 feedback_row(&mut feedback, previous, &recurrent.weight);
             }
-            lif_row(
-                scan.reset,
-                &mut v[row.clone()],
-                &current[row.clone()],
-                &feedback,
-                noise.map(|noise| &noise[row.clone()]),
-                &inputs.decay,
-                &inputs.threshold,
-                &mut s_row[row.clone()],
-                &mut u_row[row],
-            );
+            let step = LifStep {
+                kind: scan.reset,
+                feedback: &feedback,
+                noise: noise.map(|noise| &noise[row.clone()]),
+                decay: &inputs.decay,
+                threshold: &inputs.threshold,
+            };
+            let (v, io) = (&mut v[row.clone()], &mut io_row[row.clone()]);
+            match s_row.as_deref_mut() {
+                Some(s_row) => lif_row::<true>(step, v, io, &mut s_row[row]),
+                None => lif_row::<false>(step, v, io, &mut []),
+            }
         }
     }
 }
 
-/// One step of one batch row of a LIF scan: updates `v` and writes the spikes and membranes.
-/// `feedback` is the recurrent input (zeros without recurrence: adding 0 changes no value).
-#[allow(clippy::too_many_arguments)]
-#[inline(always)]
-fn lif_row(
+/// What one step of a LIF row reads besides its current. `feedback` is the recurrent input
+/// (zeros without recurrence: adding 0 changes no value).
+#[derive(Clone, Copy)]
+struct LifStep<'a> {
     kind: Reset,
+    feedback: &'a [f32],
+    noise: Option<&'a [f32]>,
+    decay: &'a [f32],
+    threshold: &'a [f32],
+}
+
+/// One step of one batch row of a LIF scan: updates `v`; `io` holds the current and receives
+/// the membranes, and `spikes` the spikes, when `MEMBRANE`; otherwise `io` receives the spikes
+/// and `spikes` is not read.
+#[inline(always)]
+fn lif_row<const MEMBRANE: bool>(step: LifStep, v: &mut [f32], io: &mut [f32], spikes: &mut [f32]) {
+    match step.noise {
+        None => lif_lanes::<MEMBRANE, false>(step, &[], v, io, spikes),
+        Some(noise) => lif_lanes::<MEMBRANE, true>(step, noise, v, io, spikes),
+    }
+}
+
+/// [`lif_row`] with or without escape noise added before the threshold (`NOISE`), so that
+/// the loop holds no branch on it.
+#[inline(always)]
+fn lif_lanes<const MEMBRANE: bool, const NOISE: bool>(
+    step: LifStep,
+    noise: &[f32],
     v: &mut [f32],
-    current: &[f32],
-    feedback: &[f32],
-    noise: Option<&[f32]>,
-    decay: &[f32],
-    threshold: &[f32],
+    io: &mut [f32],
     spikes: &mut [f32],
-    membrane: &mut [f32],
 ) {
     let n = v.len();
-    let (current, decay, threshold) = (&current[..n], &decay[..n], &threshold[..n]);
-    let feedback = &feedback[..n];
-    let (spikes, membrane) = (&mut spikes[..n], &mut membrane[..n]);
-    let rule = ResetRule::of(kind);
-    match noise {
-        None => {
-            for j in 0..n {
-                let u = v[j] * decay[j] + current[j] + feedback[j];
-                let s = if u - threshold[j] >= 0.0 { 1.0 } else { 0.0 };
-                spikes[j] = s;
-                membrane[j] = u;
-                v[j] = rule.apply(u, s, threshold[j]);
-            }
+    let io = &mut io[..n];
+    let (decay, threshold) = (&step.decay[..n], &step.threshold[..n]);
+    let feedback = &step.feedback[..n];
+    let noise = if NOISE { &noise[..n] } else { &[][..] };
+    let spikes = if MEMBRANE {
+        &mut spikes[..n]
+    } else {
+        &mut [][..]
+    };
+    let rule = ResetRule::of(step.kind);
+    for j in 0..n {
+        let u = v[j] * decay[j] + io[j] + feedback[j];
+        let x = if NOISE {
+            u - threshold[j] + noise[j]
+        } else {
+            u - threshold[j]
+        };
+        let s = if x >= 0.0 { 1.0 } else { 0.0 };
+        if MEMBRANE {
+            spikes[j] = s;
+            io[j] = u;
+        } else {
+            io[j] = s;
         }
-        Some(noise) => {
-            let noise = &noise[..n];
-            for j in 0..n {
-                let u = v[j] * decay[j] + current[j] + feedback[j];
-                let s = if u - threshold[j] + noise[j] >= 0.0 {
-                    1.0
-                } else {
-                    0.0
-                };
-                spikes[j] = s;
-                membrane[j] = u;
-                v[j] = rule.apply(u, s, threshold[j]);
-            }
-        }
+        v[j] = rule.apply(u, s, threshold[j]);
     }
 }
 

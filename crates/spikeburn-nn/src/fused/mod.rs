@@ -463,7 +463,7 @@ macro_rules! host_sequence_backend {
                         current, None, None, initial, decay, threshold, &scan,
                     );
                 }
-                host_lif_scan(&current, None, &initial, &decay, &threshold, &scan)
+                host_lif_scan(current, None, &initial, &decay, &threshold, &scan)
             }
 
             fn lif_scan_spikes(
@@ -480,8 +480,8 @@ macro_rules! host_sequence_backend {
                     return (spikes, last);
                 }
                 let (shape, state_shape) = (current.shape(), initial.shape());
-                let inputs = lif_inputs(&current, None, &initial, &decay, &threshold);
-                let (spikes, _, last) = host::lif_scan(&inputs, &scan, false);
+                let inputs = lif_inputs(current, None, &initial, &decay, &threshold);
+                let (spikes, _, last) = host::lif_scan(inputs, &scan, false);
                 (tensor(spikes, shape), tensor(last, state_shape))
             }
 
@@ -513,7 +513,7 @@ macro_rules! host_sequence_backend {
                 }
                 let (shape, state_shape) = (current.shape(), initial.shape());
                 let inputs = host::AdaptiveInputs {
-                    lif: lif_inputs(&current, None, &initial, &decay, &threshold),
+                    lif: lif_inputs(current, None, &initial, &decay, &threshold),
                     initial_adaptation: values(&initial_adaptation),
                     strength: adaptation.strength as f32,
                     decay: adaptation.decay as f32,
@@ -621,7 +621,7 @@ macro_rules! host_sequence_backend {
                         current, noise, None, initial, decay, threshold, &scan,
                     );
                 }
-                host_lif_scan(&current, Some(&noise), &initial, &decay, &threshold, &scan)
+                host_lif_scan(current, Some(&noise), &initial, &decay, &threshold, &scan)
             }
 
             fn lif_scan_backward(
@@ -707,7 +707,7 @@ macro_rules! host_sequence_backend {
                 }
                 let (shape, state_shape) = (current.shape(), initial.shape());
                 let inputs = host::LifInputs {
-                    current: values(&current),
+                    current: Cow::Owned(current.into_values()),
                     initial: values(&initial),
                     decay: values(&decay),
                     threshold: values(&threshold),
@@ -718,7 +718,7 @@ macro_rules! host_sequence_backend {
                     }),
                     neurons: shape[2],
                 };
-                let (spikes, membrane, last) = host::lif_scan(&inputs, &scan, true);
+                let (spikes, membrane, last) = host::lif_scan(inputs, &scan, true);
                 (
                     tensor(spikes, shape.clone()),
                     tensor(membrane, shape),
@@ -1056,6 +1056,9 @@ pub fn project(linear: &Linear, input: Tensor<3>, sparse: SparseInput) -> Tensor
 trait HostTensor: Sized {
     /// The values in row-major order: borrowed when the tensor is contiguous, else copied.
     fn values(&self) -> Cow<'_, [f32]>;
+    /// The values in row-major order, owned: the tensor's own buffer when nothing else holds it
+    /// and it is contiguous, else a copy.
+    fn into_values(self) -> Vec<f32>;
     /// A tensor of `shape` holding `values`, without copying them.
     fn from_values(values: Vec<f32>, shape: Shape) -> Self;
 }
@@ -1078,7 +1081,7 @@ fn tensor<T: HostTensor>(values: Vec<f32>, shape: Shape) -> T {
 
 /// The native LIF scan of a CPU backend.
 fn host_lif_scan<T: HostTensor + TensorMetadata>(
-    current: &T,
+    current: T,
     noise: Option<&T>,
     initial: &T,
     decay: &T,
@@ -1087,7 +1090,7 @@ fn host_lif_scan<T: HostTensor + TensorMetadata>(
 ) -> (T, T, T) {
     let (shape, state_shape) = (current.shape(), initial.shape());
     let inputs = lif_inputs(current, noise, initial, decay, threshold);
-    let (spikes, membrane, last) = host::lif_scan(&inputs, scan, true);
+    let (spikes, membrane, last) = host::lif_scan(inputs, scan, true);
     (
         tensor(spikes, shape.clone()),
         tensor(membrane, shape),
@@ -1097,20 +1100,21 @@ fn host_lif_scan<T: HostTensor + TensorMetadata>(
 
 /// The slices of a feed-forward LIF scan's inputs.
 fn lif_inputs<'a, T: HostTensor + TensorMetadata>(
-    current: &'a T,
+    current: T,
     noise: Option<&'a T>,
     initial: &'a T,
     decay: &'a T,
     threshold: &'a T,
 ) -> host::LifInputs<'a> {
+    let neurons = current.shape()[2];
     host::LifInputs {
-        current: values(current),
+        current: Cow::Owned(current.into_values()),
         initial: values(initial),
         decay: values(decay),
         threshold: values(threshold),
         noise: noise.map(values),
         recurrent: None,
-        neurons: current.shape()[2],
+        neurons,
     }
 }
 
@@ -1147,6 +1151,29 @@ impl HostTensor for burn_ndarray::NdArrayTensor {
         }
     }
 
+    fn into_values(self) -> Vec<f32> {
+        if let burn_ndarray::NdArrayTensor::F32(storage) = &self
+            && storage.is_unique()
+            && storage.view().is_standard_layout()
+            && let burn_ndarray::NdArrayTensor::F32(storage) = self
+        {
+            let array = storage
+                .into_owned()
+                .try_into_owned_nocopy()
+                .expect("a unique array is owned without a copy");
+            let len = array.len();
+            let (mut values, offset) = array.into_raw_vec_and_offset();
+            let offset = offset.unwrap_or(0);
+            if offset > 0 || values.len() != len {
+                // A view into a larger buffer: keep only its elements.
+                values.drain(..offset);
+                values.truncate(len);
+            }
+            return values;
+        }
+        self.values().into_owned()
+    }
+
     fn from_values(values: Vec<f32>, shape: Shape) -> Self {
         burn_ndarray::NdArrayTensor::from_data(burn::tensor::TensorData::new(values, shape))
     }
@@ -1169,6 +1196,13 @@ impl HostTensor for burn_flex::FlexTensor {
                     .to_vec(),
             ),
         }
+    }
+
+    fn into_values(self) -> Vec<f32> {
+        let dtype = self.dtype();
+        self.into_data().into_vec::<f32>().unwrap_or_else(|error| {
+            panic!("Spikeburn's fused ops run in f32, got {dtype:?}: {error:?}")
+        })
     }
 
     fn from_values(values: Vec<f32>, shape: Shape) -> Self {

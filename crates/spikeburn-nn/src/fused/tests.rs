@@ -139,10 +139,16 @@ fn lif_matches_per_step_for_every_reset_and_parameter() {
                         let state = LifState {
                             membrane: case.initial.clone(),
                         };
-                        let train = if fused {
-                            layer.forward(case.current.clone(), Some(state), true)
-                        } else {
-                            layer.forward_per_step(case.current.clone(), Some(state), true)
+                        // With the reset gradient, the fused scan gets a fresh current, whose
+                        // buffer takes the membranes; without, one the test still holds.
+                        let train = match (fused, reset_gradient) {
+                            (true, true) => {
+                                layer.forward(case.current.clone() * 1.0, Some(state), true)
+                            }
+                            (true, false) => layer.forward(case.current.clone(), Some(state), true),
+                            (false, _) => {
+                                layer.forward_per_step(case.current.clone(), Some(state), true)
+                            }
                         };
                         let membrane = train.membrane.unwrap();
                         let loss = (train.spikes.clone() * case.weights[0].clone()).sum()
@@ -200,21 +206,34 @@ fn lif_without_membrane_matches_per_step() {
             let state = || LifState {
                 membrane: initial.clone(),
             };
-            let fused = layer.forward(current.clone(), Some(state()), false);
             let reference = layer.forward_per_step(current.clone(), Some(state()), false);
-            assert!(
-                fused.membrane.is_none(),
-                "{context}: no membrane was asked for"
-            );
-            let spikes = values(fused.spikes.clone());
-            let rate = spikes.iter().sum::<f32>() / spikes.len() as f32;
-            assert!((0.1..0.9).contains(&rate), "{context}: firing rate {rate}");
-            assert_eq!(spikes, values(reference.spikes), "{context}: spikes");
-            assert_close(
-                &values(fused.state.membrane),
-                &values(reference.state.membrane),
-                &format!("{context}: state"),
-            );
+            // A current the test still holds is copied; a fresh one's buffer takes the spikes.
+            for fresh in [false, true] {
+                let context = format!("{context} fresh={fresh}");
+                let input = if fresh {
+                    current.clone() * 1.0
+                } else {
+                    current.clone()
+                };
+                let fused = layer.forward(input, Some(state()), false);
+                assert!(
+                    fused.membrane.is_none(),
+                    "{context}: no membrane was asked for"
+                );
+                let spikes = values(fused.spikes.clone());
+                let rate = spikes.iter().sum::<f32>() / spikes.len() as f32;
+                assert!((0.1..0.9).contains(&rate), "{context}: firing rate {rate}");
+                assert_eq!(
+                    spikes,
+                    values(reference.spikes.clone()),
+                    "{context}: spikes"
+                );
+                assert_close(
+                    &values(fused.state.membrane),
+                    &values(reference.state.membrane.clone()),
+                    &format!("{context}: state"),
+                );
+            }
         }
     }
 }
@@ -594,4 +613,28 @@ fn sparse_projection_matches_the_dense_linear() {
             }
         }
     }
+}
+
+#[cfg(feature = "ndarray")]
+#[test]
+fn a_unique_ndarray_tensor_gives_up_its_buffer_and_a_shared_one_is_copied() {
+    use super::HostTensor;
+    use burn_ndarray::NdArrayTensor;
+
+    let values: Vec<f32> = (0..24).map(|k| k as f32 * 0.5).collect();
+    let tensor = NdArrayTensor::from_values(values.clone(), [2, 3, 4].into());
+    let address = tensor.values().as_ptr();
+    let kept = tensor.clone();
+    let copied = tensor.into_values();
+    assert_eq!(copied, values);
+    assert_ne!(
+        copied.as_ptr(),
+        address,
+        "a buffer still held elsewhere was handed out"
+    );
+    assert_eq!(kept.values(), &values[..], "the holder's values changed");
+
+    let reused = kept.into_values();
+    assert_eq!(reused, values);
+    assert_eq!(reused.as_ptr(), address, "a unique buffer was copied");
 }
