@@ -411,7 +411,7 @@ pub(crate) struct LifGradients {
 /// see [`super::primitive::lif_scan_backward`] for the same rule written with tensor ops.
 pub(crate) fn lif_scan_backward(
     inputs: &LifInputs,
-    saved: &LifSaved,
+    mut saved: LifSaved,
     scan: &LifScan,
     needs: Needs,
 ) -> LifGradients {
@@ -420,6 +420,7 @@ pub(crate) fn lif_scan_backward(
         saved: &'a LifSaved<'b>,
         scan: &'a LifScan,
         needs: Needs,
+        grad_current: Vec<f32>,
     }
 
     impl DensityUser for Backward<'_, '_> {
@@ -431,10 +432,10 @@ pub(crate) fn lif_scan_backward(
                 saved,
                 scan,
                 needs,
+                mut grad_current,
             } = self;
             let lanes = inputs.initial.len();
             let neurons = inputs.neurons;
-            let mut grad_current = vec![0.0; saved.spikes.len()];
             let mut grad_initial = vec![0.0; lanes];
             let mut grad_spikes = vec![0.0; lanes];
             let mut lane_decay = vec![0.0; lanes];
@@ -513,13 +514,20 @@ pub(crate) fn lif_scan_backward(
         }
     }
 
+    // A gradient of the spikes or membranes has the current's shape, and each step reads its
+    // row before writing the current's gradient there: its buffer becomes the result.
+    let grad_current = match saved.output {
+        LifOutput::Last => vec![0.0; saved.spikes.len()],
+        LifOutput::Spikes | LifOutput::Membrane => core::mem::take(&mut saved.grad).into_owned(),
+    };
     with_density(
         &scan.surrogate,
         Backward {
             inputs,
-            saved,
+            saved: &saved,
             scan,
             needs,
+            grad_current,
         },
     )
 }
@@ -553,6 +561,7 @@ fn lif_backward_chunk<P: Fn(f32) -> f32 + Copy>(
     let width = sums.lambda.len();
     let rows = width / neurons;
     let zeros = vec![0.0; neurons];
+    let mut gu = vec![0.0; neurons];
     let mut weight_sum = match &inputs.recurrent {
         Some(_) if needs.weight => vec![0.0; neurons * neurons],
         _ => Vec::new(),
@@ -562,12 +571,12 @@ fn lif_backward_chunk<P: Fn(f32) -> f32 + Copy>(
             .copy_from_slice(&saved.grad[start..start + width]);
     }
     let at = |t: usize| t * lanes + start..t * lanes + start + width;
+    // The row of each step holds the gradient of its spikes or membranes (that of the final
+    // membrane entered `lambda` above) until it is replaced by the current's.
+    let upstream = saved.output != LifOutput::Last;
     for t in (0..current_rows.len()).rev() {
         let here = at(t);
         let (spikes, membrane) = (&saved.spikes[here.clone()], &saved.membrane[here.clone()]);
-        // The gradient of the spikes or membranes at step t (that of the final membrane
-        // entered `lambda` above).
-        let grad = (saved.output != LifOutput::Last).then(|| &saved.grad[here]);
         let previous = (t > 0).then(|| {
             let there = at(t - 1);
             (&saved.spikes[there.clone()], &saved.membrane[there])
@@ -582,9 +591,13 @@ fn lif_backward_chunk<P: Fn(f32) -> f32 + Copy>(
                     &inputs.initial[start + row.start..start + row.end],
                 ),
             };
-            let chosen = |output: LifOutput| match grad {
-                Some(grad) if saved.output == output => &grad[row.clone()],
-                _ => &zeros[..],
+            let grad = &out[row.clone()];
+            let chosen = |output: LifOutput| {
+                if upstream && saved.output == output {
+                    grad
+                } else {
+                    &zeros[..]
+                }
             };
             lif_row_backward(
                 scan,
@@ -602,10 +615,11 @@ fn lif_backward_chunk<P: Fn(f32) -> f32 + Copy>(
                     threshold: &inputs.threshold,
                 },
                 &mut sums.lambda[row.clone()],
-                &mut out[row.clone()],
+                &mut gu,
                 &mut sums.decay[row.clone()],
-                &mut sums.threshold[row],
+                &mut sums.threshold[row.clone()],
             );
+            out[row].copy_from_slice(&gu);
         }
         if let Some(recurrent) = &inputs.recurrent {
             let previous_spikes = match previous {

@@ -662,10 +662,10 @@ macro_rules! host_sequence_backend {
                 let saved = host::LifSaved {
                     spikes: values(&spikes),
                     membrane: values(&membrane),
-                    grad: values(&grad),
+                    grad: Cow::Owned(grad.into_values()),
                     output,
                 };
-                let grads = host::lif_scan_backward(&inputs, &saved, &scan, needs);
+                let grads = host::lif_scan_backward(&inputs, saved, &scan, needs);
                 (
                     tensor(grads.current, shape),
                     tensor(grads.initial, state_shape),
@@ -785,10 +785,10 @@ macro_rules! host_sequence_backend {
                 let saved = host::LifSaved {
                     spikes: values(&spikes),
                     membrane: values(&membrane),
-                    grad: values(&grad),
+                    grad: Cow::Owned(grad.into_values()),
                     output,
                 };
-                let mut grads = host::lif_scan_backward(&inputs, &saved, &scan, needs);
+                let mut grads = host::lif_scan_backward(&inputs, saved, &scan, needs);
                 if grads.weight.is_empty() {
                     grads.weight = vec![0.0; weight_shape.num_elements()];
                 }
