@@ -6,7 +6,10 @@
 //! backward fills a full-size tensor). The ops here run the loop on the inner backend and record
 //! one node per output, whose backward is the reverse-time scan:
 //! - on NdArray and Flex, native loops over the lanes `batch x neurons`, on all cores;
-//! - on every other backend (wgpu), the same scan in Burn's primitive ops, a few kernels per step.
+//! - on the CubeCL backends (wgpu), the feed-forward LIF scan as CubeCL kernels, one thread per
+//!   lane for the whole sequence (`fused/cube.rs`);
+//! - the other scans on CubeCL, and every scan on other backends, in Burn's primitive ops, a few
+//!   kernels per step.
 //!
 //! The `forward` of `Lif`, `If`, `Synaptic`, `RecurrentLif`, `AdaptiveLif` and `LeakyReadout`
 //! goes through here; their `forward_per_step` keeps the per-step loop as the reference the
@@ -16,6 +19,8 @@
 #![allow(deprecated)]
 
 mod autodiff;
+#[cfg(feature = "wgpu")]
+mod cube;
 mod host;
 mod primitive;
 
@@ -149,8 +154,9 @@ impl core::fmt::Debug for SparseCache {
 
 /// Backends that can run the fused sequence ops.
 ///
-/// Implemented for NdArray and Flex (native loops), the CubeCL backends (primitive ops) and
-/// `Autodiff` over any of them. Call it through the layers rather than directly.
+/// Implemented for NdArray and Flex (native loops), the CubeCL backends (kernels for the
+/// feed-forward LIF scan, primitive ops for the rest) and `Autodiff` over any of them. Call it
+/// through the layers rather than directly.
 #[backend_extension(
     Autodiff,
     NdArray: cfg(feature = "ndarray"),
@@ -443,8 +449,52 @@ pub trait SequenceBackend: Backend {
     }
 }
 
+/// The feed-forward LIF scan runs as CubeCL kernels (`fused/cube.rs`); the other ops keep the
+/// primitive-op bodies.
 #[cfg(feature = "wgpu")]
-impl SequenceBackend for burn::backend::Cube {}
+impl SequenceBackend for burn::backend::Cube {
+    fn lif_scan(
+        current: FloatTensor<Self>,
+        initial: FloatTensor<Self>,
+        decay: FloatTensor<Self>,
+        threshold: FloatTensor<Self>,
+        scan: LifScan,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        if !cube::supported(&[&current, &initial, &decay, &threshold]) {
+            return primitive::lif_scan::<Self>(
+                current, None, None, initial, decay, threshold, &scan,
+            );
+        }
+        cube::lif_scan(current, initial, decay, threshold, &scan)
+    }
+
+    fn lif_scan_backward(
+        spikes: FloatTensor<Self>,
+        membrane: FloatTensor<Self>,
+        initial: FloatTensor<Self>,
+        decay: FloatTensor<Self>,
+        threshold: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        output: LifOutput,
+        scan: LifScan,
+        needs: Needs,
+    ) -> (
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+    ) {
+        if !cube::supported(&[&spikes, &membrane, &initial, &decay, &threshold, &grad]) {
+            let [current, initial, decay, threshold, _, _] = primitive::lif_scan_backward::<Self>(
+                spikes, membrane, initial, decay, threshold, grad, output, &scan, needs, None,
+            );
+            return (current, initial, decay, threshold);
+        }
+        cube::lif_scan_backward(
+            spikes, membrane, initial, decay, threshold, grad, output, &scan, needs,
+        )
+    }
+}
 
 /// Native versions of the fused ops for a CPU backend whose tensors can be read as `f32`
 /// slices in place.

@@ -458,7 +458,7 @@ pub(crate) fn adaptive_scan_backward<B: Backend>(
 
 /// The gradient of a per-neuron parameter from its per-lane sums `[batch, neurons]`, or zeros
 /// shaped like the parameter `like` when it is not `wanted`.
-fn parameter_gradient<B: Backend>(
+pub(crate) fn parameter_gradient<B: Backend>(
     sum: FloatTensor<B>,
     wanted: bool,
     like: &FloatTensor<B>,

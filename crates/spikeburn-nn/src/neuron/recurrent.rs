@@ -34,7 +34,7 @@ pub struct RecurrentLifConfig {
     /// Learn one threshold per neuron. Default false.
     #[config(default = false)]
     pub learn_threshold: bool,
-    /// Let the gradient flow through the reset. Default false, as for [`LifConfig`].
+    /// Let the gradient flow through the reset. Default false, as for [`LifConfig`](crate::neuron::LifConfig).
     #[config(default = false)]
     pub reset_gradient: bool,
     /// Escape noise, forward mode and surrogate scale. Default: [`Firing::default`].

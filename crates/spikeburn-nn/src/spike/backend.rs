@@ -33,7 +33,7 @@ pub struct Surrogate {
 ///
 /// Implemented for NdArray (feature `ndarray`), Flex (feature `flex`), the CubeCL backends
 /// (feature `wgpu`) and `Autodiff` over any of them. Call it through
-/// [`Firing::fire`](crate::Firing::fire) or [`spike`](crate::spike) rather than directly.
+/// [`Firing::fire`](crate::Firing::fire) or [`spike`](fn@crate::spike) rather than directly.
 #[backend_extension(
     Autodiff,
     NdArray: cfg(feature = "ndarray"),

@@ -1,0 +1,286 @@
+//! The feed-forward LIF scan as CubeCL kernels, for the GPU backends: one thread per lane
+//! (`batch x neurons`) runs the whole time loop, forward or in reverse, so a sequence costs one
+//! kernel launch instead of a handful per step.
+//!
+//! The surrogate density of every step is one elementwise pass before the reverse scan (the
+//! same [`surrogate_density`] the primitive ops use), so the kernels know no noise family.
+//! Recurrent and adaptive layers, and scans with escape noise, keep the primitive ops.
+
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Backend, TensorMetadata};
+use burn::tensor::{DType, Shape};
+use burn_cubecl::CubeBackend;
+use burn_cubecl::kernel::into_contiguous;
+use burn_cubecl::ops::numeric::empty_device_dtype;
+use burn_cubecl::tensor::CubeTensor;
+use cubecl::prelude::*;
+
+use super::primitive::parameter_gradient;
+use super::{LifOutput, LifScan, Needs};
+use crate::neuron::Reset;
+use crate::spike::backend::surrogate_density;
+
+/// The element type the kernels are launched for (see [`supported`]).
+const F32: ElemType = ElemType::Float(cubecl::ir::FloatKind::F32);
+
+/// Threads per cube: lanes are independent, so any width that fills the device works.
+const CUBE_WIDTH: u32 = 256;
+
+/// The reset as two coefficients, `v = u - s * (by_threshold * threshold + by_membrane * u)`,
+/// as in the native loops.
+fn reset_coefficients(kind: Reset) -> (f32, f32) {
+    match kind {
+        Reset::Subtract => (1.0, 0.0),
+        Reset::Zero => (0.0, 1.0),
+        Reset::None => (0.0, 0.0),
+    }
+}
+
+#[cube(launch)]
+#[allow(clippy::too_many_arguments)]
+fn lif_forward_kernel<F: Float>(
+    current: &Tensor<F>,
+    initial: &Tensor<F>,
+    decay: &Tensor<F>,
+    threshold: &Tensor<F>,
+    spikes: &mut Tensor<F>,
+    membrane: &mut Tensor<F>,
+    last: &mut Tensor<F>,
+    steps: u32,
+    lanes: u32,
+    neurons: u32,
+    by_threshold: f32,
+    by_membrane: f32,
+    #[define(F)] _dtype: ElemType,
+) {
+    let lane = ABSOLUTE_POS;
+    let lanes = lanes as usize;
+    if lane >= lanes {
+        terminate!();
+    }
+    let neuron = lane % (neurons as usize);
+    let d = decay[neuron];
+    let theta = threshold[neuron];
+    let (bt, bm) = (F::cast_from(by_threshold), F::cast_from(by_membrane));
+    let mut v = initial[lane];
+    for t in 0..steps as usize {
+        let at = t * lanes + lane;
+        let u = v * d + current[at];
+        let mut s = F::new(0.0);
+        if u >= theta {
+            s = F::new(1.0);
+        }
+        spikes[at] = s;
+        membrane[at] = u;
+        v = u - s * (bt * theta + bm * u);
+    }
+    last[lane] = v;
+}
+
+/// The reverse-time scan of one lane: see [`super::primitive::lif_scan_backward`] for the rule.
+/// `grad` is the gradient of the spikes (`output` 0), the membranes (1) or the final membrane
+/// (2, one value per lane).
+#[cube(launch)]
+#[allow(clippy::too_many_arguments)]
+fn lif_backward_kernel<F: Float>(
+    spikes: &Tensor<F>,
+    membrane: &Tensor<F>,
+    density: &Tensor<F>,
+    initial: &Tensor<F>,
+    decay: &Tensor<F>,
+    threshold: &Tensor<F>,
+    grad: &Tensor<F>,
+    grad_current: &mut Tensor<F>,
+    grad_initial: &mut Tensor<F>,
+    decay_lanes: &mut Tensor<F>,
+    threshold_lanes: &mut Tensor<F>,
+    steps: u32,
+    lanes: u32,
+    neurons: u32,
+    by_threshold: f32,
+    by_membrane: f32,
+    through_reset: f32,
+    #[comptime] output: u32,
+    #[define(F)] _dtype: ElemType,
+) {
+    let lane = ABSOLUTE_POS;
+    let lanes = lanes as usize;
+    if lane >= lanes {
+        terminate!();
+    }
+    let neuron = lane % (neurons as usize);
+    let d = decay[neuron];
+    let theta = threshold[neuron];
+    let (bt, bm) = (F::cast_from(by_threshold), F::cast_from(by_membrane));
+    let through = F::cast_from(through_reset);
+    let one = F::new(1.0);
+    let mut lambda = F::new(0.0);
+    if comptime!(output == 2) {
+        lambda = grad[lane];
+    }
+    let mut decay_sum = F::new(0.0);
+    let mut threshold_sum = F::new(0.0);
+    let count = steps as usize;
+    for k in 0..count {
+        let t = count - 1 - k;
+        let at = t * lanes + lane;
+        let (u, s, p) = (membrane[at], spikes[at], density[at]);
+        let mut gs = -(bt * theta + bm * u) * through * lambda;
+        let mut gu = lambda * (one - bm * s);
+        if comptime!(output == 0) {
+            gs += grad[at];
+        }
+        if comptime!(output == 1) {
+            gu += grad[at];
+        }
+        gu += gs * p;
+        threshold_sum += -bt * s * lambda - gs * p;
+        let mut previous = initial[lane];
+        if t > 0 {
+            let (u0, s0) = (membrane[at - lanes], spikes[at - lanes]);
+            previous = u0 - s0 * (bt * theta + bm * u0);
+        }
+        decay_sum += gu * previous;
+        grad_current[at] = gu;
+        lambda = d * gu;
+    }
+    grad_initial[lane] = lambda;
+    decay_lanes[lane] = decay_sum;
+    threshold_lanes[lane] = threshold_sum;
+}
+
+/// The surrogate density `p(u - threshold)` of every step, `[time, batch, neurons]`.
+fn densities<B: Backend>(
+    membrane: FloatTensor<B>,
+    threshold: FloatTensor<B>,
+    scan: &LifScan,
+) -> FloatTensor<B> {
+    let neurons = threshold.shape()[0];
+    let row = B::float_reshape(threshold, Shape::new([1, 1, neurons]));
+    surrogate_density::<B>(B::float_sub(membrane, row), &scan.surrogate)
+}
+
+/// Whether the kernels can take these tensors: `f32` (the dtype they are launched for).
+pub(crate) fn supported(tensors: &[&CubeTensor]) -> bool {
+    tensors.iter().all(|tensor| tensor.dtype == DType::F32)
+}
+
+fn empty_like(tensor: &CubeTensor, shape: Shape) -> CubeTensor {
+    empty_device_dtype(
+        tensor.client.clone(),
+        tensor.device.clone(),
+        shape,
+        tensor.dtype,
+    )
+}
+
+fn cube_count(lanes: usize) -> (CubeCount, CubeDim) {
+    let cubes = (lanes as u32).div_ceil(CUBE_WIDTH).max(1);
+    (CubeCount::Static(cubes, 1, 1), CubeDim::new_1d(CUBE_WIDTH))
+}
+
+/// [`SequenceBackend::lif_scan`](super::SequenceBackend::lif_scan) as one kernel.
+pub(crate) fn lif_scan(
+    current: CubeTensor,
+    initial: CubeTensor,
+    decay: CubeTensor,
+    threshold: CubeTensor,
+    scan: &LifScan,
+) -> (CubeTensor, CubeTensor, CubeTensor) {
+    let [current, initial, decay, threshold] =
+        [current, initial, decay, threshold].map(into_contiguous);
+    let shape = current.shape();
+    let (steps, lanes, neurons) = (shape[0], shape[1] * shape[2], shape[2]);
+    let spikes = empty_like(&current, shape.clone());
+    let membrane = empty_like(&current, shape);
+    let last = empty_like(&initial, initial.shape());
+    let (by_threshold, by_membrane) = reset_coefficients(scan.reset);
+    let (count, dim) = cube_count(lanes);
+    let client = current.client.clone();
+    lif_forward_kernel::launch(
+        &client,
+        count,
+        dim,
+        current.into_tensor_arg(),
+        initial.into_tensor_arg(),
+        decay.into_tensor_arg(),
+        threshold.into_tensor_arg(),
+        spikes.clone().into_tensor_arg(),
+        membrane.clone().into_tensor_arg(),
+        last.clone().into_tensor_arg(),
+        steps as u32,
+        lanes as u32,
+        neurons as u32,
+        by_threshold,
+        by_membrane,
+        F32,
+    );
+    (spikes, membrane, last)
+}
+
+/// [`SequenceBackend::lif_scan_backward`](super::SequenceBackend::lif_scan_backward) as one
+/// elementwise density pass and one kernel, then the batch sums of the parameter gradients.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn lif_scan_backward(
+    spikes: CubeTensor,
+    membrane: CubeTensor,
+    initial: CubeTensor,
+    decay: CubeTensor,
+    threshold: CubeTensor,
+    grad: CubeTensor,
+    output: LifOutput,
+    scan: &LifScan,
+    needs: Needs,
+) -> (CubeTensor, CubeTensor, CubeTensor, CubeTensor) {
+    type B = CubeBackend;
+    let [spikes, membrane, initial, decay, threshold, grad] =
+        [spikes, membrane, initial, decay, threshold, grad].map(into_contiguous);
+    let shape = spikes.shape();
+    let (steps, batch, neurons) = (shape[0], shape[1], shape[2]);
+    let lanes = batch * neurons;
+    let density = into_contiguous(densities::<B>(membrane.clone(), threshold.clone(), scan));
+    let grad_current = empty_like(&spikes, shape);
+    let state = initial.shape();
+    let grad_initial = empty_like(&initial, state.clone());
+    let decay_lanes = empty_like(&initial, state.clone());
+    let threshold_lanes = empty_like(&initial, state);
+    let (by_threshold, by_membrane) = reset_coefficients(scan.reset);
+    let through_reset = if scan.reset_gradient { 1.0 } else { 0.0 };
+    let output = match output {
+        LifOutput::Spikes => 0,
+        LifOutput::Membrane => 1,
+        LifOutput::Last => 2,
+    };
+    let (count, dim) = cube_count(lanes);
+    let client = spikes.client.clone();
+    lif_backward_kernel::launch(
+        &client,
+        count,
+        dim,
+        spikes.into_tensor_arg(),
+        membrane.into_tensor_arg(),
+        density.into_tensor_arg(),
+        initial.into_tensor_arg(),
+        decay.clone().into_tensor_arg(),
+        threshold.clone().into_tensor_arg(),
+        grad.into_tensor_arg(),
+        grad_current.clone().into_tensor_arg(),
+        grad_initial.clone().into_tensor_arg(),
+        decay_lanes.clone().into_tensor_arg(),
+        threshold_lanes.clone().into_tensor_arg(),
+        steps as u32,
+        lanes as u32,
+        neurons as u32,
+        by_threshold,
+        by_membrane,
+        through_reset,
+        output,
+        F32,
+    );
+    (
+        grad_current,
+        grad_initial,
+        parameter_gradient::<B>(decay_lanes, needs.decay, &decay),
+        parameter_gradient::<B>(threshold_lanes, needs.threshold, &threshold),
+    )
+}
