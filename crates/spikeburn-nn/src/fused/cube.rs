@@ -1,10 +1,10 @@
-//! The feed-forward LIF scan as CubeCL kernels, for the GPU backends: one thread per lane
+//! The feed-forward LIF scan and the leaky integrator as CubeCL kernels, for the GPU backends: one thread per lane
 //! (`batch x neurons`) runs the whole time loop, forward or in reverse, so a sequence costs one
 //! kernel launch instead of a handful per step.
 //!
 //! The surrogate density of every step is one elementwise pass before the reverse scan (the
 //! same [`surrogate_density`] the primitive ops use), so the kernels know no noise family.
-//! Recurrent and adaptive layers, and scans with escape noise, keep the primitive ops.
+//! Recurrent and adaptive layers, and LIF scans with escape noise, keep the primitive ops.
 
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, TensorMetadata};
@@ -149,6 +149,73 @@ fn lif_backward_kernel<F: Float>(
     threshold_lanes[lane] = threshold_sum;
 }
 
+#[cube(launch)]
+fn leaky_forward_kernel<F: Float>(
+    current: &Tensor<F>,
+    initial: &Tensor<F>,
+    decay: &Tensor<F>,
+    membrane: &mut Tensor<F>,
+    steps: u32,
+    lanes: u32,
+    neurons: u32,
+    #[define(F)] _dtype: ElemType,
+) {
+    let lane = ABSOLUTE_POS;
+    let lanes = lanes as usize;
+    if lane >= lanes {
+        terminate!();
+    }
+    let d = decay[lane % (neurons as usize)];
+    let mut u = initial[lane];
+    for t in 0..steps as usize {
+        let at = t * lanes + lane;
+        u = u * d + current[at];
+        membrane[at] = u;
+    }
+}
+
+/// The reverse-time scan of a leaky integrator's lane: see
+/// [`super::primitive::leaky_scan_backward`].
+#[cube(launch)]
+#[allow(clippy::too_many_arguments)]
+fn leaky_backward_kernel<F: Float>(
+    membrane: &Tensor<F>,
+    initial: &Tensor<F>,
+    decay: &Tensor<F>,
+    grad: &Tensor<F>,
+    grad_current: &mut Tensor<F>,
+    grad_initial: &mut Tensor<F>,
+    decay_lanes: &mut Tensor<F>,
+    steps: u32,
+    lanes: u32,
+    neurons: u32,
+    #[define(F)] _dtype: ElemType,
+) {
+    let lane = ABSOLUTE_POS;
+    let lanes = lanes as usize;
+    if lane >= lanes {
+        terminate!();
+    }
+    let d = decay[lane % (neurons as usize)];
+    let mut lambda = F::new(0.0);
+    let mut decay_sum = F::new(0.0);
+    let count = steps as usize;
+    for k in 0..count {
+        let t = count - 1 - k;
+        let at = t * lanes + lane;
+        let total = grad[at] + lambda;
+        let mut previous = initial[lane];
+        if t > 0 {
+            previous = membrane[at - lanes];
+        }
+        decay_sum += total * previous;
+        grad_current[at] = total;
+        lambda = total * d;
+    }
+    grad_initial[lane] = lambda;
+    decay_lanes[lane] = decay_sum;
+}
+
 /// The surrogate density `p(u - threshold)` of every step, `[time, batch, neurons]`.
 fn densities<B: Backend>(
     membrane: FloatTensor<B>,
@@ -282,5 +349,74 @@ pub(crate) fn lif_scan_backward(
         grad_initial,
         parameter_gradient::<B>(decay_lanes, needs.decay, &decay),
         parameter_gradient::<B>(threshold_lanes, needs.threshold, &threshold),
+    )
+}
+
+/// [`SequenceBackend::leaky_scan`](super::SequenceBackend::leaky_scan) as one kernel.
+pub(crate) fn leaky_scan(
+    current: CubeTensor,
+    initial: CubeTensor,
+    decay: CubeTensor,
+) -> CubeTensor {
+    let [current, initial, decay] = [current, initial, decay].map(into_contiguous);
+    let shape = current.shape();
+    let (steps, lanes, neurons) = (shape[0], shape[1] * shape[2], shape[2]);
+    let membrane = empty_like(&current, shape);
+    let (count, dim) = cube_count(lanes);
+    let client = current.client.clone();
+    leaky_forward_kernel::launch(
+        &client,
+        count,
+        dim,
+        current.into_tensor_arg(),
+        initial.into_tensor_arg(),
+        decay.into_tensor_arg(),
+        membrane.clone().into_tensor_arg(),
+        steps as u32,
+        lanes as u32,
+        neurons as u32,
+        F32,
+    );
+    membrane
+}
+
+/// [`SequenceBackend::leaky_scan_backward`](super::SequenceBackend::leaky_scan_backward) as one
+/// kernel, then the batch sum of the decay's gradient.
+pub(crate) fn leaky_scan_backward(
+    membrane: CubeTensor,
+    initial: CubeTensor,
+    decay: CubeTensor,
+    grad: CubeTensor,
+    needs_decay: bool,
+) -> (CubeTensor, CubeTensor, CubeTensor) {
+    let [membrane, initial, decay, grad] = [membrane, initial, decay, grad].map(into_contiguous);
+    let shape = membrane.shape();
+    let (steps, lanes, neurons) = (shape[0], shape[1] * shape[2], shape[2]);
+    let grad_current = empty_like(&membrane, shape);
+    let state = initial.shape();
+    let grad_initial = empty_like(&initial, state.clone());
+    let decay_lanes = empty_like(&initial, state);
+    let (count, dim) = cube_count(lanes);
+    let client = membrane.client.clone();
+    leaky_backward_kernel::launch(
+        &client,
+        count,
+        dim,
+        membrane.into_tensor_arg(),
+        initial.into_tensor_arg(),
+        decay.clone().into_tensor_arg(),
+        grad.into_tensor_arg(),
+        grad_current.clone().into_tensor_arg(),
+        grad_initial.clone().into_tensor_arg(),
+        decay_lanes.clone().into_tensor_arg(),
+        steps as u32,
+        lanes as u32,
+        neurons as u32,
+        F32,
+    );
+    (
+        grad_current,
+        grad_initial,
+        parameter_gradient::<CubeBackend>(decay_lanes, needs_decay, &decay),
     )
 }

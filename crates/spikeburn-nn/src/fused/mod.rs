@@ -6,8 +6,8 @@
 //! backward fills a full-size tensor). The ops here run the loop on the inner backend and record
 //! one node per output, whose backward is the reverse-time scan:
 //! - on NdArray and Flex, native loops over the lanes `batch x neurons`, on all cores;
-//! - on the CubeCL backends (wgpu), the feed-forward LIF scan as CubeCL kernels, one thread per
-//!   lane for the whole sequence (`fused/cube.rs`);
+//! - on the CubeCL backends (wgpu), the feed-forward LIF scan and the leaky integrator as CubeCL
+//!   kernels, one thread per lane for the whole sequence (`fused/cube.rs`);
 //! - the other scans on CubeCL, and every scan on other backends, in Burn's primitive ops, a few
 //!   kernels per step.
 //!
@@ -155,7 +155,7 @@ impl core::fmt::Debug for SparseCache {
 /// Backends that can run the fused sequence ops.
 ///
 /// Implemented for NdArray and Flex (native loops), the CubeCL backends (kernels for the
-/// feed-forward LIF scan, primitive ops for the rest) and `Autodiff` over any of them. Call it
+/// feed-forward LIF and leaky scans, primitive ops for the rest) and `Autodiff` over any of them. Call it
 /// through the layers rather than directly.
 #[backend_extension(
     Autodiff,
@@ -449,8 +449,8 @@ pub trait SequenceBackend: Backend {
     }
 }
 
-/// The feed-forward LIF scan runs as CubeCL kernels (`fused/cube.rs`); the other ops keep the
-/// primitive-op bodies.
+/// The feed-forward LIF scan and the leaky integrator run as CubeCL kernels (`fused/cube.rs`);
+/// the other ops keep the primitive-op bodies.
 #[cfg(feature = "wgpu")]
 impl SequenceBackend for burn::backend::Cube {
     fn lif_scan(
@@ -493,6 +493,31 @@ impl SequenceBackend for burn::backend::Cube {
         cube::lif_scan_backward(
             spikes, membrane, initial, decay, threshold, grad, output, &scan, needs,
         )
+    }
+    fn leaky_scan(
+        current: FloatTensor<Self>,
+        initial: FloatTensor<Self>,
+        decay: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        if !cube::supported(&[&current, &initial, &decay]) {
+            return primitive::leaky_scan::<Self>(current, initial, decay);
+        }
+        cube::leaky_scan(current, initial, decay)
+    }
+
+    fn leaky_scan_backward(
+        membrane: FloatTensor<Self>,
+        initial: FloatTensor<Self>,
+        decay: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        needs_decay: bool,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        if !cube::supported(&[&membrane, &initial, &decay, &grad]) {
+            let [current, initial, decay] =
+                primitive::leaky_scan_backward::<Self>(membrane, initial, decay, grad, needs_decay);
+            return (current, initial, decay);
+        }
+        cube::leaky_scan_backward(membrane, initial, decay, grad, needs_decay)
     }
 }
 
