@@ -33,6 +33,7 @@ use std::time::Instant;
 
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams};
+use burn::tensor::Device;
 
 use clap::Parser;
 use spikeburn::nn::fused::SparseInput;
@@ -85,6 +86,13 @@ fn peak_mib() -> f64 {
         .map_or(0.0, |kib| kib / 1024.0)
 }
 
+/// Waits for every operation queued on `device`.
+fn synced(device: &Device) -> Result<(), String> {
+    device
+        .sync()
+        .map_err(|error| format!("the device failed to run the iteration: {error:?}"))
+}
+
 /// Median, minimum and maximum.
 fn summary(mut seconds: Vec<f64>) -> (f64, f64, f64) {
     seconds.sort_by(f64::total_cmp);
@@ -97,15 +105,21 @@ fn summary(mut seconds: Vec<f64>) -> (f64, f64, f64) {
     (median, seconds[0], seconds[n - 1])
 }
 
-fn time(iterations: usize, mut run: impl FnMut()) -> Vec<f64> {
+/// Seconds of each of `iterations` calls of `run`, after two warm-up calls. `run` waits for
+/// the device to finish: on wgpu, `into_data` returns before the values are computed, and an
+/// optimiser step only queues its work.
+fn time(
+    iterations: usize,
+    mut run: impl FnMut() -> Result<(), String>,
+) -> Result<Vec<f64>, String> {
     for _ in 0..2 {
-        run();
+        run()?;
     }
     (0..iterations)
         .map(|_| {
             let clock = Instant::now();
-            run();
-            clock.elapsed().as_secs_f64()
+            run()?;
+            Ok(clock.elapsed().as_secs_f64())
         })
         .collect()
 }
@@ -169,7 +183,8 @@ fn run(args: &Args) -> Result<(), String> {
                 let loss = cross_entropy(logits, labels.clone());
                 let gradients = GradientsParams::from_grads(loss.backward(), &network);
                 network = optimizer.step(1e-3, network.clone(), gradients);
-            });
+                synced(&device)
+            })?;
             Some(summary(seconds))
         } else {
             None
@@ -180,7 +195,8 @@ fn run(args: &Args) -> Result<(), String> {
         let seconds = time(iterations, || {
             let logits = inference.forward(plain_input.clone());
             let _ = logits.into_data();
-        });
+            synced(&device)
+        })?;
         let forward = summary(seconds);
         let growth = peak_mib() - before;
 
