@@ -1,6 +1,6 @@
-//! The feed-forward LIF scan and the leaky integrator as CubeCL kernels, for the GPU backends: one thread per lane
-//! (`batch x neurons`) runs the whole time loop, forward or in reverse, so a sequence costs one
-//! kernel launch instead of a handful per step.
+//! The feed-forward LIF scan and the leaky integrator as CubeCL kernels, for the GPU backends:
+//! one thread per lane (`batch x neurons`) runs the whole time loop, forward or in reverse, so a
+//! sequence costs one kernel launch instead of a handful per step.
 //!
 //! The surrogate density of every step is one elementwise pass before the reverse scan (the
 //! same [`surrogate_density`] the primitive ops use), so the kernels know no noise family.
@@ -36,6 +36,8 @@ fn reset_coefficients(kind: Reset) -> (f32, f32) {
     }
 }
 
+/// The LIF scan of one lane (`ABSOLUTE_POS`) over `[steps, lanes]` sequences: see
+/// [`SequenceBackend::lif_scan`](super::SequenceBackend::lif_scan).
 #[cube(launch)]
 #[allow(clippy::too_many_arguments)]
 fn lif_forward_kernel<F: Float>(
@@ -66,8 +68,9 @@ fn lif_forward_kernel<F: Float>(
     for t in 0..steps as usize {
         let at = t * lanes + lane;
         let u = v * d + current[at];
+        // As the reference writes it: `u >= theta` differs where `u - theta` flushes to zero.
         let mut s = F::new(0.0);
-        if u >= theta {
+        if u - theta >= F::new(0.0) {
             s = F::new(1.0);
         }
         spikes[at] = s;
@@ -149,6 +152,7 @@ fn lif_backward_kernel<F: Float>(
     threshold_lanes[lane] = threshold_sum;
 }
 
+/// The leaky integrator of one lane over `[steps, lanes]` sequences.
 #[cube(launch)]
 fn leaky_forward_kernel<F: Float>(
     current: &Tensor<F>,
@@ -227,11 +231,15 @@ fn densities<B: Backend>(
     surrogate_density::<B>(B::float_sub(membrane, row), &scan.surrogate)
 }
 
-/// Whether the kernels can take these tensors: `f32` (the dtype they are launched for).
+/// Whether the kernels can take these tensors: `f32` (the dtype they are launched for), and
+/// few enough elements that the `u32` sizes they are handed hold them.
 pub(crate) fn supported(tensors: &[&CubeTensor]) -> bool {
-    tensors.iter().all(|tensor| tensor.dtype == DType::F32)
+    tensors.iter().all(|tensor| {
+        tensor.dtype == DType::F32 && tensor.shape().num_elements() <= u32::MAX as usize
+    })
 }
 
+/// An uninitialised tensor of `shape` on `tensor`'s device, in its dtype.
 fn empty_like(tensor: &CubeTensor, shape: Shape) -> CubeTensor {
     empty_device_dtype(
         tensor.client.clone(),
@@ -241,6 +249,7 @@ fn empty_like(tensor: &CubeTensor, shape: Shape) -> CubeTensor {
     )
 }
 
+/// One thread per lane.
 fn cube_count(lanes: usize) -> (CubeCount, CubeDim) {
     let cubes = (lanes as u32).div_ceil(CUBE_WIDTH).max(1);
     (CubeCount::Static(cubes, 1, 1), CubeDim::new_1d(CUBE_WIDTH))
