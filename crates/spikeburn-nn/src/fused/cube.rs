@@ -1,13 +1,13 @@
-//! The feed-forward LIF scan and the leaky integrator as CubeCL kernels, for the GPU backends:
-//! one thread per lane (`batch x neurons`) runs the whole time loop, forward or in reverse, so a
-//! sequence costs one kernel launch instead of a handful per step.
+//! The feed-forward and adaptive LIF scans and the leaky integrator as CubeCL kernels, for the
+//! GPU backends: one thread per lane (`batch x neurons`) runs the whole time loop, forward or in
+//! reverse, so a sequence costs one kernel launch instead of a handful per step.
 //!
 //! The surrogate density of every step is one elementwise pass before the reverse scan (the
 //! same [`surrogate_density`] the primitive ops use), so the kernels know no noise family.
-//! Recurrent and adaptive layers, and LIF scans with escape noise, keep the primitive ops.
+//! Recurrent layers, and LIF scans with escape noise, keep the primitive ops.
 
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Backend, TensorMetadata};
+use burn::backend::{Backend, Slice, TensorMetadata};
 use burn::tensor::{DType, Shape};
 use burn_cubecl::CubeBackend;
 use burn_cubecl::kernel::into_contiguous;
@@ -16,7 +16,7 @@ use burn_cubecl::tensor::CubeTensor;
 use cubecl::prelude::*;
 
 use super::primitive::parameter_gradient;
-use super::{LifOutput, LifScan, Needs};
+use super::{Adaptation, AdaptiveOutput, LifOutput, LifScan, Needs};
 use crate::neuron::Reset;
 use crate::spike::backend::surrogate_density;
 
@@ -148,6 +148,155 @@ fn lif_backward_kernel<F: Float>(
         lambda = d * gu;
     }
     grad_initial[lane] = lambda;
+    decay_lanes[lane] = decay_sum;
+    threshold_lanes[lane] = threshold_sum;
+}
+
+/// The adaptive LIF scan of one lane: [`lif_forward_kernel`] against the threshold
+/// `a * strength + threshold`, with `a = a * rho + s` after every step (see
+/// [`super::primitive::adaptive_scan`]).
+#[cube(launch)]
+#[allow(clippy::too_many_arguments)]
+fn adaptive_forward_kernel<F: Float>(
+    current: &Tensor<F>,
+    initial: &Tensor<F>,
+    initial_adaptation: &Tensor<F>,
+    decay: &Tensor<F>,
+    threshold: &Tensor<F>,
+    spikes: &mut Tensor<F>,
+    membrane: &mut Tensor<F>,
+    last: &mut Tensor<F>,
+    adaptations: &mut Tensor<F>,
+    steps: u32,
+    lanes: u32,
+    neurons: u32,
+    by_threshold: f32,
+    by_membrane: f32,
+    strength: f32,
+    rho: f32,
+    #[define(F)] _dtype: ElemType,
+) {
+    let lane = ABSOLUTE_POS;
+    let lanes = lanes as usize;
+    if lane >= lanes {
+        terminate!();
+    }
+    let neuron = lane % (neurons as usize);
+    let d = decay[neuron];
+    let theta = threshold[neuron];
+    let (bt, bm) = (F::cast_from(by_threshold), F::cast_from(by_membrane));
+    let (beta, rho) = (F::cast_from(strength), F::cast_from(rho));
+    let mut v = initial[lane];
+    let mut a = initial_adaptation[lane];
+    for t in 0..steps as usize {
+        let at = t * lanes + lane;
+        let u = v * d + current[at];
+        let effective = a * beta + theta;
+        let mut s = F::new(0.0);
+        if u - effective >= F::new(0.0) {
+            s = F::new(1.0);
+        }
+        v = u - s * (bt * effective + bm * u);
+        a = a * rho + s;
+        spikes[at] = s;
+        membrane[at] = u;
+        adaptations[at] = a;
+    }
+    last[lane] = v;
+}
+
+/// The reverse-time scan of one adaptive lane: see
+/// [`super::primitive::adaptive_scan_backward`] for the rule. `output` is 0 for the spikes, 1
+/// the membranes, 2 the final membrane (`grad` one value per lane), 3 the adaptations.
+#[cube(launch)]
+#[allow(clippy::too_many_arguments)]
+fn adaptive_backward_kernel<F: Float>(
+    spikes: &Tensor<F>,
+    membrane: &Tensor<F>,
+    adaptations: &Tensor<F>,
+    density: &Tensor<F>,
+    initial: &Tensor<F>,
+    initial_adaptation: &Tensor<F>,
+    decay: &Tensor<F>,
+    threshold: &Tensor<F>,
+    grad: &Tensor<F>,
+    grad_current: &mut Tensor<F>,
+    grad_initial: &mut Tensor<F>,
+    grad_initial_adaptation: &mut Tensor<F>,
+    decay_lanes: &mut Tensor<F>,
+    threshold_lanes: &mut Tensor<F>,
+    steps: u32,
+    lanes: u32,
+    neurons: u32,
+    by_threshold: f32,
+    by_membrane: f32,
+    through_reset: f32,
+    strength: f32,
+    rho: f32,
+    #[comptime] output: u32,
+    #[define(F)] _dtype: ElemType,
+) {
+    let lane = ABSOLUTE_POS;
+    let lanes = lanes as usize;
+    if lane >= lanes {
+        terminate!();
+    }
+    let neuron = lane % (neurons as usize);
+    let d = decay[neuron];
+    let theta = threshold[neuron];
+    let (bt, bm) = (F::cast_from(by_threshold), F::cast_from(by_membrane));
+    let through = F::cast_from(through_reset);
+    let (beta, rho) = (F::cast_from(strength), F::cast_from(rho));
+    let one = F::new(1.0);
+    let mut lambda = F::new(0.0);
+    if comptime!(output == 2) {
+        lambda = grad[lane];
+    }
+    let mut kappa = F::new(0.0);
+    let mut decay_sum = F::new(0.0);
+    let mut threshold_sum = F::new(0.0);
+    let count = steps as usize;
+    for k in 0..count {
+        let t = count - 1 - k;
+        let at = t * lanes + lane;
+        if comptime!(output == 3) {
+            kappa += grad[at];
+        }
+        // The effective threshold of step t, from the adaptation before it.
+        let mut before = initial_adaptation[lane];
+        if t > 0 {
+            before = adaptations[at - lanes];
+        }
+        let effective = before * beta + theta;
+        let (u, s, p) = (membrane[at], spikes[at], density[at]);
+        let mut gs = kappa;
+        if comptime!(output == 0) {
+            gs += grad[at];
+        }
+        gs += -(bt * effective + bm * u) * through * lambda;
+        let mut gu = lambda * (one - bm * s) + gs * p;
+        if comptime!(output == 1) {
+            gu += grad[at];
+        }
+        let grad_theta = -bt * s * lambda - gs * p;
+        threshold_sum += grad_theta;
+        let mut previous = initial[lane];
+        if t > 0 {
+            let mut earlier = initial_adaptation[lane];
+            if t > 1 {
+                earlier = adaptations[at - 2 * lanes];
+            }
+            let effective0 = earlier * beta + theta;
+            let (u0, s0) = (membrane[at - lanes], spikes[at - lanes]);
+            previous = u0 - s0 * (bt * effective0 + bm * u0);
+        }
+        decay_sum += gu * previous;
+        kappa = kappa * rho + grad_theta * beta;
+        grad_current[at] = gu;
+        lambda = gu * d;
+    }
+    grad_initial[lane] = lambda;
+    grad_initial_adaptation[lane] = kappa;
     decay_lanes[lane] = decay_sum;
     threshold_lanes[lane] = threshold_sum;
 }
@@ -428,4 +577,182 @@ pub(crate) fn leaky_scan_backward(
         grad_initial,
         parameter_gradient::<CubeBackend>(decay_lanes, needs_decay, &decay),
     )
+}
+
+/// The surrogate density `p(u - a_{t-1} * strength - threshold)` of every step of an adaptive
+/// scan, `[time, batch, neurons]`.
+fn adaptive_densities<B: Backend>(
+    membrane: FloatTensor<B>,
+    adaptations: FloatTensor<B>,
+    initial_adaptation: FloatTensor<B>,
+    threshold: FloatTensor<B>,
+    strength: f64,
+    scan: &LifScan,
+) -> FloatTensor<B> {
+    let shape = membrane.shape();
+    let (steps, batch, neurons) = (shape[0], shape[1], shape[2]);
+    // The adaptation before every step: the initial one, then all but the last step's.
+    let first = B::float_reshape(initial_adaptation, Shape::new([1, batch, neurons]));
+    let before = if steps > 1 {
+        let earlier = B::float_slice(
+            adaptations,
+            &[Slice::from(0..steps - 1), Slice::from(..), Slice::from(..)],
+        );
+        B::float_cat(vec![first, earlier], 0)
+    } else {
+        first
+    };
+    let row = B::float_reshape(threshold, Shape::new([1, 1, neurons]));
+    // The reference's order: a * beta + threshold.
+    let effective = B::float_add(B::float_mul_scalar(before, strength.into()), row);
+    surrogate_density::<B>(B::float_sub(membrane, effective), &scan.surrogate)
+}
+
+/// [`SequenceBackend::adaptive_lif_scan`](super::SequenceBackend::adaptive_lif_scan) as one
+/// kernel: the spikes, membranes, final membrane and adaptations.
+pub(crate) fn adaptive_scan(
+    current: CubeTensor,
+    initial: CubeTensor,
+    initial_adaptation: CubeTensor,
+    decay: CubeTensor,
+    threshold: CubeTensor,
+    scan: &LifScan,
+    adaptation: &Adaptation,
+) -> [CubeTensor; 4] {
+    let [current, initial, initial_adaptation, decay, threshold] =
+        [current, initial, initial_adaptation, decay, threshold].map(into_contiguous);
+    let shape = current.shape();
+    let (steps, lanes, neurons) = (shape[0], shape[1] * shape[2], shape[2]);
+    let spikes = empty_like(&current, shape.clone());
+    let membrane = empty_like(&current, shape.clone());
+    let adaptations = empty_like(&current, shape);
+    let last = empty_like(&initial, initial.shape());
+    let (by_threshold, by_membrane) = reset_coefficients(scan.reset);
+    let (count, dim) = cube_count(lanes);
+    let client = current.client.clone();
+    adaptive_forward_kernel::launch(
+        &client,
+        count,
+        dim,
+        current.into_tensor_arg(),
+        initial.into_tensor_arg(),
+        initial_adaptation.into_tensor_arg(),
+        decay.into_tensor_arg(),
+        threshold.into_tensor_arg(),
+        spikes.clone().into_tensor_arg(),
+        membrane.clone().into_tensor_arg(),
+        last.clone().into_tensor_arg(),
+        adaptations.clone().into_tensor_arg(),
+        steps as u32,
+        lanes as u32,
+        neurons as u32,
+        by_threshold,
+        by_membrane,
+        adaptation.strength as f32,
+        adaptation.decay as f32,
+        F32,
+    );
+    [spikes, membrane, last, adaptations]
+}
+
+/// The backward of [`adaptive_scan`] as one elementwise density pass and one kernel: gradients
+/// of the current, the initial membrane, the initial adaptation, the decay and the threshold.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn adaptive_scan_backward(
+    [spikes, membrane, adaptations]: [CubeTensor; 3],
+    initial: CubeTensor,
+    initial_adaptation: CubeTensor,
+    decay: CubeTensor,
+    threshold: CubeTensor,
+    grad: CubeTensor,
+    output: AdaptiveOutput,
+    scan: &LifScan,
+    adaptation: &Adaptation,
+    needs: Needs,
+) -> [CubeTensor; 5] {
+    type B = CubeBackend;
+    let [
+        spikes,
+        membrane,
+        adaptations,
+        initial,
+        initial_adaptation,
+        decay,
+        threshold,
+        grad,
+    ] = [
+        spikes,
+        membrane,
+        adaptations,
+        initial,
+        initial_adaptation,
+        decay,
+        threshold,
+        grad,
+    ]
+    .map(into_contiguous);
+    let shape = spikes.shape();
+    let (steps, lanes, neurons) = (shape[0], shape[1] * shape[2], shape[2]);
+    let density = into_contiguous(adaptive_densities::<B>(
+        membrane.clone(),
+        adaptations.clone(),
+        initial_adaptation.clone(),
+        threshold.clone(),
+        adaptation.strength,
+        scan,
+    ));
+    let grad_current = empty_like(&spikes, shape);
+    let state = initial.shape();
+    let [
+        grad_initial,
+        grad_initial_adaptation,
+        decay_lanes,
+        threshold_lanes,
+    ] = [(); 4].map(|_| empty_like(&initial, state.clone()));
+    let (by_threshold, by_membrane) = reset_coefficients(scan.reset);
+    let through_reset = if scan.reset_gradient { 1.0 } else { 0.0 };
+    let output = match output {
+        AdaptiveOutput::Spikes => 0,
+        AdaptiveOutput::Membrane => 1,
+        AdaptiveOutput::Last => 2,
+        AdaptiveOutput::Adaptation => 3,
+    };
+    let (count, dim) = cube_count(lanes);
+    let client = spikes.client.clone();
+    adaptive_backward_kernel::launch(
+        &client,
+        count,
+        dim,
+        spikes.into_tensor_arg(),
+        membrane.into_tensor_arg(),
+        adaptations.into_tensor_arg(),
+        density.into_tensor_arg(),
+        initial.into_tensor_arg(),
+        initial_adaptation.into_tensor_arg(),
+        decay.clone().into_tensor_arg(),
+        threshold.clone().into_tensor_arg(),
+        grad.into_tensor_arg(),
+        grad_current.clone().into_tensor_arg(),
+        grad_initial.clone().into_tensor_arg(),
+        grad_initial_adaptation.clone().into_tensor_arg(),
+        decay_lanes.clone().into_tensor_arg(),
+        threshold_lanes.clone().into_tensor_arg(),
+        steps as u32,
+        lanes as u32,
+        neurons as u32,
+        by_threshold,
+        by_membrane,
+        through_reset,
+        adaptation.strength as f32,
+        adaptation.decay as f32,
+        output,
+        F32,
+    );
+    [
+        grad_current,
+        grad_initial,
+        grad_initial_adaptation,
+        parameter_gradient::<B>(decay_lanes, needs.decay, &decay),
+        parameter_gradient::<B>(threshold_lanes, needs.threshold, &threshold),
+    ]
 }

@@ -6,8 +6,8 @@
 //! backward fills a full-size tensor). The ops here run the loop on the inner backend and record
 //! one node per output, whose backward is the reverse-time scan:
 //! - on NdArray and Flex, native loops over the lanes `batch x neurons`, on all cores;
-//! - on the CubeCL backends (wgpu), the feed-forward LIF scan and the leaky integrator as CubeCL
-//!   kernels, one thread per lane for the whole sequence (`fused/cube.rs`);
+//! - on the CubeCL backends (wgpu), the feed-forward and adaptive LIF scans and the leaky
+//!   integrator as CubeCL kernels, one thread per lane for the whole sequence (`fused/cube.rs`);
 //! - the other scans on CubeCL, and every scan on other backends, in Burn's primitive ops, a few
 //!   kernels per step.
 //!
@@ -155,8 +155,8 @@ impl core::fmt::Debug for SparseCache {
 /// Backends that can run the fused sequence ops.
 ///
 /// Implemented for NdArray and Flex (native loops), the CubeCL backends (kernels for the
-/// feed-forward LIF and leaky scans, primitive ops for the rest) and `Autodiff` over any of them. Call it
-/// through the layers rather than directly.
+/// feed-forward and adaptive LIF scans and the leaky scan, primitive ops for the rest) and
+/// `Autodiff` over any of them. Call it through the layers rather than directly.
 #[backend_extension(
     Autodiff,
     NdArray: cfg(feature = "ndarray"),
@@ -449,8 +449,8 @@ pub trait SequenceBackend: Backend {
     }
 }
 
-/// The feed-forward LIF scan and the leaky integrator run as CubeCL kernels (`fused/cube.rs`);
-/// the other ops keep the primitive-op bodies.
+/// The feed-forward and adaptive LIF scans and the leaky integrator run as CubeCL kernels
+/// (`fused/cube.rs`); the other ops keep the primitive-op bodies.
 #[cfg(feature = "wgpu")]
 impl SequenceBackend for burn::backend::Cube {
     fn lif_scan(
@@ -494,6 +494,105 @@ impl SequenceBackend for burn::backend::Cube {
             spikes, membrane, initial, decay, threshold, grad, output, &scan, needs,
         )
     }
+    fn adaptive_lif_scan(
+        current: FloatTensor<Self>,
+        initial: FloatTensor<Self>,
+        initial_adaptation: FloatTensor<Self>,
+        decay: FloatTensor<Self>,
+        threshold: FloatTensor<Self>,
+        scan: LifScan,
+        adaptation: Adaptation,
+    ) -> (
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+    ) {
+        let all = [&current, &initial, &initial_adaptation, &decay, &threshold];
+        let [spikes, membrane, last, adaptations] = if cube::supported(&all) {
+            cube::adaptive_scan(
+                current,
+                initial,
+                initial_adaptation,
+                decay,
+                threshold,
+                &scan,
+                &adaptation,
+            )
+        } else {
+            primitive::adaptive_scan::<Self>(
+                current,
+                initial,
+                initial_adaptation,
+                decay,
+                threshold,
+                &scan,
+                &adaptation,
+            )
+        };
+        (spikes, membrane, last, adaptations)
+    }
+
+    fn adaptive_lif_scan_backward(
+        spikes: FloatTensor<Self>,
+        membrane: FloatTensor<Self>,
+        adaptations: FloatTensor<Self>,
+        initial: FloatTensor<Self>,
+        initial_adaptation: FloatTensor<Self>,
+        decay: FloatTensor<Self>,
+        threshold: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        output: AdaptiveOutput,
+        scan: LifScan,
+        adaptation: Adaptation,
+        needs: Needs,
+    ) -> (
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+    ) {
+        let all = [
+            &spikes,
+            &membrane,
+            &adaptations,
+            &initial,
+            &initial_adaptation,
+            &decay,
+            &threshold,
+            &grad,
+        ];
+        let [current, initial, initial_adaptation, decay, threshold] = if cube::supported(&all) {
+            cube::adaptive_scan_backward(
+                [spikes, membrane, adaptations],
+                initial,
+                initial_adaptation,
+                decay,
+                threshold,
+                grad,
+                output,
+                &scan,
+                &adaptation,
+                needs,
+            )
+        } else {
+            primitive::adaptive_scan_backward::<Self>(
+                [spikes, membrane, adaptations],
+                initial,
+                initial_adaptation,
+                decay,
+                threshold,
+                grad,
+                output,
+                &scan,
+                &adaptation,
+                needs,
+            )
+        };
+        (current, initial, initial_adaptation, decay, threshold)
+    }
+
     fn leaky_scan(
         current: FloatTensor<Self>,
         initial: FloatTensor<Self>,
