@@ -1,11 +1,14 @@
-//! The feed-forward and adaptive LIF scans and the leaky integrator as CubeCL kernels, for the
-//! GPU backends: one thread per lane (`batch x neurons`) runs the whole time loop, forward or in
-//! reverse, so a sequence costs one kernel launch instead of a handful per step.
+//! The LIF-family scans as CubeCL kernels, for the GPU backends. For the feed-forward and
+//! adaptive LIF scans and the leaky integrator, one thread per lane (`batch x neurons`) runs the
+//! whole time loop, forward or in reverse, so a sequence costs one kernel launch instead of a
+//! handful per step. The recurrent scan keeps Burn's matmul for each step's feedback and runs
+//! the rest of the step as one kernel.
 //!
 //! The surrogate density of every step is one elementwise pass before the reverse scan (the
 //! same [`surrogate_density`] the primitive ops use), so the kernels know no noise family.
-//! Recurrent layers, and LIF scans with escape noise, keep the primitive ops.
+//! LIF scans with escape noise keep the primitive ops.
 
+use burn::backend::ops::FloatTensorOps;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Slice, TensorMetadata};
 use burn::tensor::{DType, Shape};
@@ -150,6 +153,105 @@ fn lif_backward_kernel<F: Float>(
     grad_initial[lane] = lambda;
     decay_lanes[lane] = decay_sum;
     threshold_lanes[lane] = threshold_sum;
+}
+
+/// One step of a recurrent LIF scan for one lane: `u = v * decay + current + feedback`, where
+/// `feedback` is the previous step's spikes times the recurrent weight; writes step `step` of
+/// the spikes and membranes and the lane's membrane after the reset to `v`.
+#[cube(launch)]
+#[allow(clippy::too_many_arguments)]
+fn recurrent_step_kernel<F: Float>(
+    current: &Tensor<F>,
+    feedback: &Tensor<F>,
+    decay: &Tensor<F>,
+    threshold: &Tensor<F>,
+    v: &mut Tensor<F>,
+    spikes: &mut Tensor<F>,
+    membrane: &mut Tensor<F>,
+    step: u32,
+    lanes: u32,
+    neurons: u32,
+    by_threshold: f32,
+    by_membrane: f32,
+    #[define(F)] _dtype: ElemType,
+) {
+    let lane = ABSOLUTE_POS;
+    let lanes = lanes as usize;
+    if lane >= lanes {
+        terminate!();
+    }
+    let neuron = lane % (neurons as usize);
+    let theta = threshold[neuron];
+    let (bt, bm) = (F::cast_from(by_threshold), F::cast_from(by_membrane));
+    let at = (step as usize) * lanes + lane;
+    let u = v[lane] * decay[neuron] + current[at] + feedback[lane];
+    let mut s = F::new(0.0);
+    if u - theta >= F::new(0.0) {
+        s = F::new(1.0);
+    }
+    spikes[at] = s;
+    membrane[at] = u;
+    v[lane] = u - s * (bt * theta + bm * u);
+}
+
+/// One reverse step of a recurrent LIF scan for one lane: [`lif_backward_kernel`]'s loop body
+/// at step `step`, with `feedback` the gradient of this step's spikes through the recurrent
+/// weight into the next step. `lambda` and the parameter sums carry over between steps.
+#[cube(launch)]
+#[allow(clippy::too_many_arguments)]
+fn recurrent_backward_step_kernel<F: Float>(
+    spikes: &Tensor<F>,
+    membrane: &Tensor<F>,
+    density: &Tensor<F>,
+    initial: &Tensor<F>,
+    decay: &Tensor<F>,
+    threshold: &Tensor<F>,
+    grad: &Tensor<F>,
+    feedback: &Tensor<F>,
+    grad_current: &mut Tensor<F>,
+    lambda: &mut Tensor<F>,
+    decay_lanes: &mut Tensor<F>,
+    threshold_lanes: &mut Tensor<F>,
+    step: u32,
+    lanes: u32,
+    neurons: u32,
+    by_threshold: f32,
+    by_membrane: f32,
+    through_reset: f32,
+    #[comptime] output: u32,
+    #[define(F)] _dtype: ElemType,
+) {
+    let lane = ABSOLUTE_POS;
+    let lanes = lanes as usize;
+    if lane >= lanes {
+        terminate!();
+    }
+    let neuron = lane % (neurons as usize);
+    let theta = threshold[neuron];
+    let (bt, bm) = (F::cast_from(by_threshold), F::cast_from(by_membrane));
+    let through = F::cast_from(through_reset);
+    let t = step as usize;
+    let at = t * lanes + lane;
+    let l = lambda[lane];
+    let (u, s, p) = (membrane[at], spikes[at], density[at]);
+    let mut gs = feedback[lane] - (bt * theta + bm * u) * through * l;
+    let mut gu = l * (F::new(1.0) - bm * s);
+    if comptime!(output == 0) {
+        gs += grad[at];
+    }
+    if comptime!(output == 1) {
+        gu += grad[at];
+    }
+    gu += gs * p;
+    threshold_lanes[lane] += -bt * s * l - gs * p;
+    let mut previous = initial[lane];
+    if t > 0 {
+        let (u0, s0) = (membrane[at - lanes], spikes[at - lanes]);
+        previous = u0 - s0 * (bt * theta + bm * u0);
+    }
+    decay_lanes[lane] += gu * previous;
+    grad_current[at] = gu;
+    lambda[lane] = decay[neuron] * gu;
 }
 
 /// The adaptive LIF scan of one lane: [`lif_forward_kernel`] against the threshold
@@ -752,6 +854,185 @@ pub(crate) fn adaptive_scan_backward(
         grad_current,
         grad_initial,
         grad_initial_adaptation,
+        parameter_gradient::<B>(decay_lanes, needs.decay, &decay),
+        parameter_gradient::<B>(threshold_lanes, needs.threshold, &threshold),
+    ]
+}
+
+/// Step `t` of a `[time, batch, neurons]` tensor, as `[batch, neurons]`.
+fn step_of<B: Backend>(sequence: FloatTensor<B>, t: usize) -> FloatTensor<B> {
+    let shape = sequence.shape();
+    let slices = [Slice::from(t..t + 1), Slice::from(..), Slice::from(..)];
+    B::float_reshape(
+        B::float_slice(sequence, &slices),
+        Shape::new([shape[1], shape[2]]),
+    )
+}
+
+/// [`SequenceBackend::recurrent_lif_scan`](super::SequenceBackend::recurrent_lif_scan): per
+/// step, the previous spikes times the weight (Burn's matmul) and one kernel for the rest.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn recurrent_scan(
+    current: CubeTensor,
+    weight: CubeTensor,
+    initial: CubeTensor,
+    initial_spikes: CubeTensor,
+    decay: CubeTensor,
+    threshold: CubeTensor,
+    scan: &LifScan,
+) -> (CubeTensor, CubeTensor, CubeTensor) {
+    type B = CubeBackend;
+    let [current, weight, initial, initial_spikes, decay, threshold] =
+        [current, weight, initial, initial_spikes, decay, threshold].map(into_contiguous);
+    let shape = current.shape();
+    let (steps, lanes, neurons) = (shape[0], shape[1] * shape[2], shape[2]);
+    let spikes = empty_like(&current, shape.clone());
+    let membrane = empty_like(&current, shape);
+    // The membrane after each step's reset, updated in place by every step's kernel.
+    let v = into_contiguous(B::float_add_scalar(initial, 0.0.into()));
+    let (by_threshold, by_membrane) = reset_coefficients(scan.reset);
+    let (count, dim) = cube_count(lanes);
+    let client = current.client.clone();
+    let mut previous = initial_spikes;
+    for t in 0..steps {
+        let feedback = into_contiguous(B::float_matmul(previous, weight.clone()));
+        recurrent_step_kernel::launch(
+            &client,
+            count.clone(),
+            dim,
+            current.clone().into_tensor_arg(),
+            feedback.into_tensor_arg(),
+            decay.clone().into_tensor_arg(),
+            threshold.clone().into_tensor_arg(),
+            v.clone().into_tensor_arg(),
+            spikes.clone().into_tensor_arg(),
+            membrane.clone().into_tensor_arg(),
+            t as u32,
+            lanes as u32,
+            neurons as u32,
+            by_threshold,
+            by_membrane,
+            F32,
+        );
+        previous = into_contiguous(step_of::<B>(spikes.clone(), t));
+    }
+    (spikes, membrane, v)
+}
+
+/// The backward of [`recurrent_scan`]: per step one kernel and the spikes' gradient through the
+/// weight (Burn's matmul); the weight's gradient is one matmul over all steps at the end.
+/// Returns the gradients of the current, the weight, the initial membrane, the initial spikes,
+/// the decay and the threshold.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn recurrent_scan_backward(
+    [spikes, membrane, weight]: [CubeTensor; 3],
+    initial: CubeTensor,
+    initial_spikes: CubeTensor,
+    decay: CubeTensor,
+    threshold: CubeTensor,
+    grad: CubeTensor,
+    output: LifOutput,
+    scan: &LifScan,
+    needs: Needs,
+) -> [CubeTensor; 6] {
+    type B = CubeBackend;
+    let [
+        spikes,
+        membrane,
+        weight,
+        initial,
+        initial_spikes,
+        decay,
+        threshold,
+        grad,
+    ] = [
+        spikes,
+        membrane,
+        weight,
+        initial,
+        initial_spikes,
+        decay,
+        threshold,
+        grad,
+    ]
+    .map(into_contiguous);
+    let shape = spikes.shape();
+    let (steps, batch, neurons) = (shape[0], shape[1], shape[2]);
+    let lanes = batch * neurons;
+    let density = into_contiguous(densities::<B>(membrane.clone(), threshold.clone(), scan));
+    let grad_current = empty_like(&spikes, shape);
+    let zeros = || into_contiguous(B::float_mul_scalar(initial.clone(), 0.0.into()));
+    let lambda = match output {
+        LifOutput::Last => into_contiguous(B::float_add_scalar(grad.clone(), 0.0.into())),
+        LifOutput::Spikes | LifOutput::Membrane => zeros(),
+    };
+    let (decay_lanes, threshold_lanes) = (zeros(), zeros());
+    let (by_threshold, by_membrane) = reset_coefficients(scan.reset);
+    let through_reset = if scan.reset_gradient { 1.0 } else { 0.0 };
+    let output = match output {
+        LifOutput::Spikes => 0,
+        LifOutput::Membrane => 1,
+        LifOutput::Last => 2,
+    };
+    let (count, dim) = cube_count(lanes);
+    let client = spikes.client.clone();
+    let transposed = B::float_transpose(weight.clone());
+    let mut feedback = zeros();
+    for t in (0..steps).rev() {
+        recurrent_backward_step_kernel::launch(
+            &client,
+            count.clone(),
+            dim,
+            spikes.clone().into_tensor_arg(),
+            membrane.clone().into_tensor_arg(),
+            density.clone().into_tensor_arg(),
+            initial.clone().into_tensor_arg(),
+            decay.clone().into_tensor_arg(),
+            threshold.clone().into_tensor_arg(),
+            grad.clone().into_tensor_arg(),
+            feedback.into_tensor_arg(),
+            grad_current.clone().into_tensor_arg(),
+            lambda.clone().into_tensor_arg(),
+            decay_lanes.clone().into_tensor_arg(),
+            threshold_lanes.clone().into_tensor_arg(),
+            t as u32,
+            lanes as u32,
+            neurons as u32,
+            by_threshold,
+            by_membrane,
+            through_reset,
+            output,
+            F32,
+        );
+        let gu = step_of::<B>(grad_current.clone(), t);
+        feedback = into_contiguous(B::float_matmul(gu, transposed.clone()));
+    }
+    let weight_grad = if needs.weight {
+        // sum over t of s_{t-1}^T @ gu_t, with s_{-1} the initial spikes: one product of the
+        // shifted spikes and the current's gradient, both as [time * batch, neurons].
+        let first = B::float_reshape(initial_spikes, Shape::new([1, batch, neurons]));
+        let before = if steps > 1 {
+            let earlier = B::float_slice(
+                spikes,
+                &[Slice::from(0..steps - 1), Slice::from(..), Slice::from(..)],
+            );
+            B::float_cat(vec![first, earlier], 0)
+        } else {
+            first
+        };
+        let rows = Shape::new([steps * batch, neurons]);
+        B::float_matmul(
+            B::float_transpose(B::float_reshape(before, rows.clone())),
+            B::float_reshape(grad_current.clone(), rows),
+        )
+    } else {
+        B::float_mul_scalar(weight, 0.0.into())
+    };
+    [
+        grad_current,
+        weight_grad,
+        lambda,
+        feedback,
         parameter_gradient::<B>(decay_lanes, needs.decay, &decay),
         parameter_gradient::<B>(threshold_lanes, needs.threshold, &threshold),
     ]

@@ -6,10 +6,10 @@
 //! backward fills a full-size tensor). The ops here run the loop on the inner backend and record
 //! one node per output, whose backward is the reverse-time scan:
 //! - on NdArray and Flex, native loops over the lanes `batch x neurons`, on all cores;
-//! - on the CubeCL backends (wgpu), the feed-forward and adaptive LIF scans and the leaky
-//!   integrator as CubeCL kernels, one thread per lane for the whole sequence (`fused/cube.rs`);
-//! - the other scans on CubeCL, and every scan on other backends, in Burn's primitive ops, a few
-//!   kernels per step.
+//! - on the CubeCL backends (wgpu), CubeCL kernels (`fused/cube.rs`): one thread per lane for
+//!   the whole sequence, except that the recurrent scan runs one kernel and one matmul per step;
+//! - LIF with escape noise on CubeCL, and every scan on other backends, in Burn's primitive ops,
+//!   a few kernels per step.
 //!
 //! The `forward` of `Lif`, `If`, `Synaptic`, `RecurrentLif`, `AdaptiveLif` and `LeakyReadout`
 //! goes through here; their `forward_per_step` keeps the per-step loop as the reference the
@@ -155,8 +155,8 @@ impl core::fmt::Debug for SparseCache {
 /// Backends that can run the fused sequence ops.
 ///
 /// Implemented for NdArray and Flex (native loops), the CubeCL backends (kernels for the
-/// feed-forward and adaptive LIF scans and the leaky scan, primitive ops for the rest) and
-/// `Autodiff` over any of them. Call it through the layers rather than directly.
+/// scans, primitive ops for the rest) and `Autodiff` over any of them. Call it through the
+/// layers rather than directly.
 #[backend_extension(
     Autodiff,
     NdArray: cfg(feature = "ndarray"),
@@ -320,7 +320,7 @@ pub trait SequenceBackend: Backend {
     /// An adaptive LIF layer over a sequence: [`lif_scan`](SequenceBackend::lif_scan) against
     /// the threshold `threshold + strength * a`, with `a <- decay * a + s` after each step.
     /// Returns the spikes, the membranes, the final membrane and the adaptation after every
-    /// step. NdArray and Flex run native loops; the other backends primitive ops per step.
+    /// step. NdArray and Flex run native loops, the CubeCL backends a kernel.
     ///
     /// # Shapes
     /// - `initial_adaptation`: `[batch, neurons]`; the rest as in
@@ -449,8 +449,8 @@ pub trait SequenceBackend: Backend {
     }
 }
 
-/// The feed-forward and adaptive LIF scans and the leaky integrator run as CubeCL kernels
-/// (`fused/cube.rs`); the other ops keep the primitive-op bodies.
+/// The LIF-family scans run as CubeCL kernels (`fused/cube.rs`; the recurrent one with Burn's
+/// matmul per step); LIF with escape noise and the projections keep the primitive-op bodies.
 #[cfg(feature = "wgpu")]
 impl SequenceBackend for burn::backend::Cube {
     fn lif_scan(
@@ -494,6 +494,114 @@ impl SequenceBackend for burn::backend::Cube {
             spikes, membrane, initial, decay, threshold, grad, output, &scan, needs,
         )
     }
+    fn recurrent_lif_scan(
+        current: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        initial: FloatTensor<Self>,
+        initial_spikes: FloatTensor<Self>,
+        decay: FloatTensor<Self>,
+        threshold: FloatTensor<Self>,
+        scan: LifScan,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let all = [
+            &current,
+            &weight,
+            &initial,
+            &initial_spikes,
+            &decay,
+            &threshold,
+        ];
+        if !cube::supported(&all) {
+            let recurrent = primitive::Recurrent {
+                weight,
+                initial_spikes,
+            };
+            return primitive::lif_scan::<Self>(
+                current,
+                None,
+                Some(recurrent),
+                initial,
+                decay,
+                threshold,
+                &scan,
+            );
+        }
+        cube::recurrent_scan(
+            current,
+            weight,
+            initial,
+            initial_spikes,
+            decay,
+            threshold,
+            &scan,
+        )
+    }
+
+    fn recurrent_lif_scan_backward(
+        spikes: FloatTensor<Self>,
+        membrane: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        initial: FloatTensor<Self>,
+        initial_spikes: FloatTensor<Self>,
+        decay: FloatTensor<Self>,
+        threshold: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        output: LifOutput,
+        scan: LifScan,
+        needs: Needs,
+    ) -> (
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+    ) {
+        let all = [
+            &spikes,
+            &membrane,
+            &weight,
+            &initial,
+            &initial_spikes,
+            &decay,
+            &threshold,
+            &grad,
+        ];
+        if !cube::supported(&all) {
+            let recurrent = primitive::Recurrent {
+                weight,
+                initial_spikes,
+            };
+            let [current, initial, decay, threshold, weight, initial_spikes] =
+                primitive::lif_scan_backward::<Self>(
+                    spikes,
+                    membrane,
+                    initial,
+                    decay,
+                    threshold,
+                    grad,
+                    output,
+                    &scan,
+                    needs,
+                    Some(&recurrent),
+                );
+            return (current, weight, initial, initial_spikes, decay, threshold);
+        }
+        let [current, weight, initial, initial_spikes, decay, threshold] =
+            cube::recurrent_scan_backward(
+                [spikes, membrane, weight],
+                initial,
+                initial_spikes,
+                decay,
+                threshold,
+                grad,
+                output,
+                &scan,
+                needs,
+            );
+        (current, weight, initial, initial_spikes, decay, threshold)
+    }
+
     fn adaptive_lif_scan(
         current: FloatTensor<Self>,
         initial: FloatTensor<Self>,
