@@ -6,7 +6,6 @@
 //!
 //! The surrogate density of every step is one elementwise pass before the reverse scan (the
 //! same [`surrogate_density`] the primitive ops use), so the kernels know no noise family.
-//! LIF scans with escape noise keep the primitive ops.
 
 use burn::backend::ops::FloatTensorOps;
 use burn::backend::tensor::FloatTensor;
@@ -40,11 +39,13 @@ fn reset_coefficients(kind: Reset) -> (f32, f32) {
 }
 
 /// The LIF scan of one lane (`ABSOLUTE_POS`) over `[steps, lanes]` sequences: see
-/// [`SequenceBackend::lif_scan`](super::SequenceBackend::lif_scan).
+/// [`SequenceBackend::lif_scan`](super::SequenceBackend::lif_scan). With `noisy`, `noise` is
+/// added to the drive `u - threshold` before the spike; without, it is not read.
 #[cube(launch)]
 #[allow(clippy::too_many_arguments)]
 fn lif_forward_kernel<F: Float>(
     current: &Tensor<F>,
+    noise: &Tensor<F>,
     initial: &Tensor<F>,
     decay: &Tensor<F>,
     threshold: &Tensor<F>,
@@ -56,6 +57,7 @@ fn lif_forward_kernel<F: Float>(
     neurons: u32,
     by_threshold: f32,
     by_membrane: f32,
+    #[comptime] noisy: bool,
     #[define(F)] _dtype: ElemType,
 ) {
     let lane = ABSOLUTE_POS;
@@ -72,8 +74,12 @@ fn lif_forward_kernel<F: Float>(
         let at = t * lanes + lane;
         let u = v * d + current[at];
         // As the reference writes it: `u >= theta` differs where `u - theta` flushes to zero.
+        let mut drive = u - theta;
+        if comptime!(noisy) {
+            drive += noise[at];
+        }
         let mut s = F::new(0.0);
-        if u - theta >= F::new(0.0) {
+        if drive >= F::new(0.0) {
             s = F::new(1.0);
         }
         spikes[at] = s;
@@ -506,9 +512,11 @@ fn cube_count(lanes: usize) -> (CubeCount, CubeDim) {
     (CubeCount::Static(cubes, 1, 1), CubeDim::new_1d(CUBE_WIDTH))
 }
 
-/// [`SequenceBackend::lif_scan`](super::SequenceBackend::lif_scan) as one kernel.
+/// [`SequenceBackend::lif_scan`](super::SequenceBackend::lif_scan) (with `noise`,
+/// [`lif_scan_noisy`](super::SequenceBackend::lif_scan_noisy)) as one kernel.
 pub(crate) fn lif_scan(
     current: CubeTensor,
+    noise: Option<CubeTensor>,
     initial: CubeTensor,
     decay: CubeTensor,
     threshold: CubeTensor,
@@ -516,6 +524,9 @@ pub(crate) fn lif_scan(
 ) -> (CubeTensor, CubeTensor, CubeTensor) {
     let [current, initial, decay, threshold] =
         [current, initial, decay, threshold].map(into_contiguous);
+    let noisy = noise.is_some();
+    // Without noise the kernel reads no noise; the current stands in for the argument.
+    let noise = into_contiguous(noise.unwrap_or_else(|| current.clone()));
     let shape = current.shape();
     let (steps, lanes, neurons) = (shape[0], shape[1] * shape[2], shape[2]);
     let spikes = empty_like(&current, shape.clone());
@@ -529,6 +540,7 @@ pub(crate) fn lif_scan(
         count,
         dim,
         current.into_tensor_arg(),
+        noise.into_tensor_arg(),
         initial.into_tensor_arg(),
         decay.into_tensor_arg(),
         threshold.into_tensor_arg(),
@@ -540,6 +552,7 @@ pub(crate) fn lif_scan(
         neurons as u32,
         by_threshold,
         by_membrane,
+        noisy,
         F32,
     );
     (spikes, membrane, last)

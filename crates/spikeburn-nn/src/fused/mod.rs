@@ -8,8 +8,7 @@
 //! - on NdArray and Flex, native loops over the lanes `batch x neurons`, on all cores;
 //! - on the CubeCL backends (wgpu), CubeCL kernels (`fused/cube.rs`): one thread per lane for
 //!   the whole sequence, except that the recurrent scan runs one kernel and one matmul per step;
-//! - LIF with escape noise on CubeCL, and every scan on other backends, in Burn's primitive ops,
-//!   a few kernels per step.
+//! - on every other backend, in Burn's primitive ops, a few kernels per step.
 //!
 //! The `forward` of `Lif`, `If`, `Synaptic`, `RecurrentLif`, `AdaptiveLif` and `LeakyReadout`
 //! goes through here; their `forward_per_step` keeps the per-step loop as the reference the
@@ -450,7 +449,7 @@ pub trait SequenceBackend: Backend {
 }
 
 /// The LIF-family scans run as CubeCL kernels (`fused/cube.rs`; the recurrent one with Burn's
-/// matmul per step); LIF with escape noise and the projections keep the primitive-op bodies.
+/// matmul per step); the projections keep the primitive-op bodies.
 #[cfg(feature = "wgpu")]
 impl SequenceBackend for burn::backend::Cube {
     fn lif_scan(
@@ -465,7 +464,24 @@ impl SequenceBackend for burn::backend::Cube {
                 current, None, None, initial, decay, threshold, &scan,
             );
         }
-        cube::lif_scan(current, initial, decay, threshold, &scan)
+        cube::lif_scan(current, None, initial, decay, threshold, &scan)
+    }
+
+    fn lif_scan_noisy(
+        current: FloatTensor<Self>,
+        noise: FloatTensor<Self>,
+        initial: FloatTensor<Self>,
+        decay: FloatTensor<Self>,
+        threshold: FloatTensor<Self>,
+        scan: LifScan,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        if !cube::supported(&[&current, &noise, &initial, &decay, &threshold]) {
+            let noise = Some(noise);
+            return primitive::lif_scan::<Self>(
+                current, noise, None, initial, decay, threshold, &scan,
+            );
+        }
+        cube::lif_scan(current, Some(noise), initial, decay, threshold, &scan)
     }
 
     fn lif_scan_backward(
