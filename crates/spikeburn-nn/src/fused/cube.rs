@@ -7,10 +7,11 @@
 //! The surrogate density of every step is one elementwise pass before the reverse scan (the
 //! same [`surrogate_density`] the primitive ops use), so the kernels know no noise family.
 
+use burn::backend::cubecl::dtype_to_elem_type;
 use burn::backend::ops::FloatTensorOps;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Slice, TensorMetadata};
-use burn::tensor::{DType, Shape};
+use burn::tensor::Shape;
 use burn_cubecl::CubeBackend;
 use burn_cubecl::kernel::into_contiguous;
 use burn_cubecl::ops::numeric::empty_device_dtype;
@@ -22,9 +23,6 @@ use super::{Adaptation, AdaptiveOutput, LifOutput, LifScan, Needs};
 use crate::neuron::Reset;
 use crate::spike::backend::surrogate_density;
 
-/// The element type the kernels are launched for (see [`supported`]).
-const F32: ElemType = ElemType::Float(cubecl::ir::FloatKind::F32);
-
 /// Threads per cube: lanes are independent, so any width that fills the device works.
 const CUBE_WIDTH: u32 = 256;
 
@@ -35,6 +33,56 @@ fn reset_coefficients(kind: Reset) -> (f32, f32) {
         Reset::Subtract => (1.0, 0.0),
         Reset::Zero => (0.0, 1.0),
         Reset::None => (0.0, 0.0),
+    }
+}
+
+/// The spike for a drive `u - threshold (+ noise)`: 1 at or above zero. The drive is written as
+/// the reference writes it: `u >= threshold` differs where `u - threshold` flushes to zero.
+#[cube]
+fn fire<F: Float>(drive: F) -> F {
+    let mut s = F::new(0.0);
+    if drive >= F::new(0.0) {
+        s = F::new(1.0);
+    }
+    s
+}
+
+/// The membrane after the reset, `u - s * (by_threshold * threshold + by_membrane * u)`.
+#[cube]
+fn after_reset<F: Float>(u: F, s: F, threshold: F, by_threshold: F, by_membrane: F) -> F {
+    u - s * (by_threshold * threshold + by_membrane * u)
+}
+
+/// The gradients one reverse step finds: of the membrane before the reset, and of the
+/// (effective) threshold.
+#[derive(CubeType)]
+struct StepGradient<F: Float> {
+    membrane: F,
+    threshold: F,
+}
+
+/// One reverse step of a LIF lane (see [`super::primitive::lif_scan_backward`]): from `lambda`
+/// (`dL/dv` after this step's reset), the gradients arriving at the spike (`spike`: upstream,
+/// recurrent feedback, adaptation) and at the membrane, and the surrogate density `p`.
+#[cube]
+#[allow(clippy::too_many_arguments)]
+fn reverse_step<F: Float>(
+    lambda: F,
+    spike: F,
+    membrane: F,
+    u: F,
+    s: F,
+    p: F,
+    threshold: F,
+    by_threshold: F,
+    by_membrane: F,
+    through_reset: F,
+) -> StepGradient<F> {
+    let gs = spike - (by_threshold * threshold + by_membrane * u) * through_reset * lambda;
+    let gu = lambda * (F::new(1.0) - by_membrane * s) + membrane + gs * p;
+    StepGradient::<F> {
+        membrane: gu,
+        threshold: -by_threshold * s * lambda - gs * p,
     }
 }
 
@@ -73,18 +121,14 @@ fn lif_forward_kernel<F: Float>(
     for t in 0..steps as usize {
         let at = t * lanes + lane;
         let u = v * d + current[at];
-        // As the reference writes it: `u >= theta` differs where `u - theta` flushes to zero.
         let mut drive = u - theta;
         if comptime!(noisy) {
             drive += noise[at];
         }
-        let mut s = F::new(0.0);
-        if drive >= F::new(0.0) {
-            s = F::new(1.0);
-        }
+        let s = fire::<F>(drive);
         spikes[at] = s;
         membrane[at] = u;
-        v = u - s * (bt * theta + bm * u);
+        v = after_reset::<F>(u, s, theta, bt, bm);
     }
     last[lane] = v;
 }
@@ -125,7 +169,6 @@ fn lif_backward_kernel<F: Float>(
     let theta = threshold[neuron];
     let (bt, bm) = (F::cast_from(by_threshold), F::cast_from(by_membrane));
     let through = F::cast_from(through_reset);
-    let one = F::new(1.0);
     let mut lambda = F::new(0.0);
     if comptime!(output == 2) {
         lambda = grad[lane];
@@ -136,25 +179,34 @@ fn lif_backward_kernel<F: Float>(
     for k in 0..count {
         let t = count - 1 - k;
         let at = t * lanes + lane;
-        let (u, s, p) = (membrane[at], spikes[at], density[at]);
-        let mut gs = -(bt * theta + bm * u) * through * lambda;
-        let mut gu = lambda * (one - bm * s);
+        let mut g_spike = F::new(0.0);
+        let mut g_membrane = F::new(0.0);
         if comptime!(output == 0) {
-            gs += grad[at];
+            g_spike = grad[at];
         }
         if comptime!(output == 1) {
-            gu += grad[at];
+            g_membrane = grad[at];
         }
-        gu += gs * p;
-        threshold_sum += -bt * s * lambda - gs * p;
+        let step = reverse_step::<F>(
+            lambda,
+            g_spike,
+            g_membrane,
+            membrane[at],
+            spikes[at],
+            density[at],
+            theta,
+            bt,
+            bm,
+            through,
+        );
+        threshold_sum += step.threshold;
         let mut previous = initial[lane];
         if t > 0 {
-            let (u0, s0) = (membrane[at - lanes], spikes[at - lanes]);
-            previous = u0 - s0 * (bt * theta + bm * u0);
+            previous = after_reset::<F>(membrane[at - lanes], spikes[at - lanes], theta, bt, bm);
         }
-        decay_sum += gu * previous;
-        grad_current[at] = gu;
-        lambda = d * gu;
+        decay_sum += step.membrane * previous;
+        grad_current[at] = step.membrane;
+        lambda = d * step.membrane;
     }
     grad_initial[lane] = lambda;
     decay_lanes[lane] = decay_sum;
@@ -191,13 +243,10 @@ fn recurrent_step_kernel<F: Float>(
     let (bt, bm) = (F::cast_from(by_threshold), F::cast_from(by_membrane));
     let at = (step as usize) * lanes + lane;
     let u = v[lane] * decay[neuron] + current[at] + feedback[lane];
-    let mut s = F::new(0.0);
-    if u - theta >= F::new(0.0) {
-        s = F::new(1.0);
-    }
+    let s = fire::<F>(u - theta);
     spikes[at] = s;
     membrane[at] = u;
-    v[lane] = u - s * (bt * theta + bm * u);
+    v[lane] = after_reset::<F>(u, s, theta, bt, bm);
 }
 
 /// One reverse step of a recurrent LIF scan for one lane: [`lif_backward_kernel`]'s loop body
@@ -238,26 +287,34 @@ fn recurrent_backward_step_kernel<F: Float>(
     let through = F::cast_from(through_reset);
     let t = step as usize;
     let at = t * lanes + lane;
-    let l = lambda[lane];
-    let (u, s, p) = (membrane[at], spikes[at], density[at]);
-    let mut gs = feedback[lane] - (bt * theta + bm * u) * through * l;
-    let mut gu = l * (F::new(1.0) - bm * s);
+    let mut g_spike = feedback[lane];
+    let mut g_membrane = F::new(0.0);
     if comptime!(output == 0) {
-        gs += grad[at];
+        g_spike += grad[at];
     }
     if comptime!(output == 1) {
-        gu += grad[at];
+        g_membrane = grad[at];
     }
-    gu += gs * p;
-    threshold_lanes[lane] += -bt * s * l - gs * p;
+    let step = reverse_step::<F>(
+        lambda[lane],
+        g_spike,
+        g_membrane,
+        membrane[at],
+        spikes[at],
+        density[at],
+        theta,
+        bt,
+        bm,
+        through,
+    );
+    threshold_lanes[lane] += step.threshold;
     let mut previous = initial[lane];
     if t > 0 {
-        let (u0, s0) = (membrane[at - lanes], spikes[at - lanes]);
-        previous = u0 - s0 * (bt * theta + bm * u0);
+        previous = after_reset::<F>(membrane[at - lanes], spikes[at - lanes], theta, bt, bm);
     }
-    decay_lanes[lane] += gu * previous;
-    grad_current[at] = gu;
-    lambda[lane] = decay[neuron] * gu;
+    decay_lanes[lane] += step.membrane * previous;
+    grad_current[at] = step.membrane;
+    lambda[lane] = decay[neuron] * step.membrane;
 }
 
 /// The adaptive LIF scan of one lane: [`lif_forward_kernel`] against the threshold
@@ -300,11 +357,8 @@ fn adaptive_forward_kernel<F: Float>(
         let at = t * lanes + lane;
         let u = v * d + current[at];
         let effective = a * beta + theta;
-        let mut s = F::new(0.0);
-        if u - effective >= F::new(0.0) {
-            s = F::new(1.0);
-        }
-        v = u - s * (bt * effective + bm * u);
+        let s = fire::<F>(u - effective);
+        v = after_reset::<F>(u, s, effective, bt, bm);
         a = a * rho + s;
         spikes[at] = s;
         membrane[at] = u;
@@ -355,7 +409,6 @@ fn adaptive_backward_kernel<F: Float>(
     let (bt, bm) = (F::cast_from(by_threshold), F::cast_from(by_membrane));
     let through = F::cast_from(through_reset);
     let (beta, rho) = (F::cast_from(strength), F::cast_from(rho));
-    let one = F::new(1.0);
     let mut lambda = F::new(0.0);
     if comptime!(output == 2) {
         lambda = grad[lane];
@@ -364,44 +417,58 @@ fn adaptive_backward_kernel<F: Float>(
     let mut decay_sum = F::new(0.0);
     let mut threshold_sum = F::new(0.0);
     let count = steps as usize;
+    // The effective threshold of step t, `a_{t-1} * strength + threshold`, and of step t - 1
+    // once the loop has computed it for the decay's gradient.
+    let mut effective = theta;
+    if count > 0 {
+        let mut before = initial_adaptation[lane];
+        if count > 1 {
+            before = adaptations[(count - 2) * lanes + lane];
+        }
+        effective = before * beta + theta;
+    }
     for k in 0..count {
         let t = count - 1 - k;
         let at = t * lanes + lane;
         if comptime!(output == 3) {
             kappa += grad[at];
         }
-        // The effective threshold of step t, from the adaptation before it.
-        let mut before = initial_adaptation[lane];
-        if t > 0 {
-            before = adaptations[at - lanes];
-        }
-        let effective = before * beta + theta;
-        let (u, s, p) = (membrane[at], spikes[at], density[at]);
-        let mut gs = kappa;
+        // The adaptation counts the spike, so its gradient reaches the spike.
+        let mut g_spike = kappa;
+        let mut g_membrane = F::new(0.0);
         if comptime!(output == 0) {
-            gs += grad[at];
+            g_spike += grad[at];
         }
-        gs += -(bt * effective + bm * u) * through * lambda;
-        let mut gu = lambda * (one - bm * s) + gs * p;
         if comptime!(output == 1) {
-            gu += grad[at];
+            g_membrane = grad[at];
         }
-        let grad_theta = -bt * s * lambda - gs * p;
-        threshold_sum += grad_theta;
+        let step = reverse_step::<F>(
+            lambda,
+            g_spike,
+            g_membrane,
+            membrane[at],
+            spikes[at],
+            density[at],
+            effective,
+            bt,
+            bm,
+            through,
+        );
+        threshold_sum += step.threshold;
         let mut previous = initial[lane];
         if t > 0 {
             let mut earlier = initial_adaptation[lane];
             if t > 1 {
                 earlier = adaptations[at - 2 * lanes];
             }
-            let effective0 = earlier * beta + theta;
-            let (u0, s0) = (membrane[at - lanes], spikes[at - lanes]);
-            previous = u0 - s0 * (bt * effective0 + bm * u0);
+            effective = earlier * beta + theta;
+            previous =
+                after_reset::<F>(membrane[at - lanes], spikes[at - lanes], effective, bt, bm);
         }
-        decay_sum += gu * previous;
-        kappa = kappa * rho + grad_theta * beta;
-        grad_current[at] = gu;
-        lambda = gu * d;
+        decay_sum += step.membrane * previous;
+        kappa = kappa * rho + step.threshold * beta;
+        grad_current[at] = step.membrane;
+        lambda = step.membrane * d;
     }
     grad_initial[lane] = lambda;
     grad_initial_adaptation[lane] = kappa;
@@ -488,12 +555,26 @@ fn densities<B: Backend>(
     surrogate_density::<B>(B::float_sub(membrane, row), &scan.surrogate)
 }
 
-/// Whether the kernels can take these tensors: `f32` (the dtype they are launched for), and
-/// few enough elements that the `u32` sizes they are handed hold them.
-pub(crate) fn supported(tensors: &[&CubeTensor]) -> bool {
-    tensors.iter().all(|tensor| {
-        tensor.dtype == DType::F32 && tensor.shape().num_elements() <= u32::MAX as usize
-    })
+/// The element type to launch the kernels for: the dtype all of `tensors` share.
+///
+/// # Panics
+/// If the tensors differ in dtype, or one has more elements than the kernels' `u32` sizes
+/// hold.
+fn elem_type(tensors: &[&CubeTensor]) -> ElemType {
+    let dtype = tensors[0].dtype;
+    for tensor in tensors {
+        assert_eq!(
+            tensor.dtype, dtype,
+            "Spikeburn's GPU scans take tensors of one float dtype"
+        );
+        let elements = tensor.shape().num_elements();
+        assert!(
+            elements <= u32::MAX as usize,
+            "a tensor of {elements} elements is too large for Spikeburn's GPU scans (at most {})",
+            u32::MAX
+        );
+    }
+    dtype_to_elem_type(dtype)
 }
 
 /// An uninitialised tensor of `shape` on `tensor`'s device, in its dtype.
@@ -527,6 +608,7 @@ pub(crate) fn lif_scan(
     let noisy = noise.is_some();
     // Without noise the kernel reads no noise; the current stands in for the argument.
     let noise = into_contiguous(noise.unwrap_or_else(|| current.clone()));
+    let dtype = elem_type(&[&current, &noise, &initial, &decay, &threshold]);
     let shape = current.shape();
     let (steps, lanes, neurons) = (shape[0], shape[1] * shape[2], shape[2]);
     let spikes = empty_like(&current, shape.clone());
@@ -553,7 +635,7 @@ pub(crate) fn lif_scan(
         by_threshold,
         by_membrane,
         noisy,
-        F32,
+        dtype,
     );
     (spikes, membrane, last)
 }
@@ -575,6 +657,7 @@ pub(crate) fn lif_scan_backward(
     type B = CubeBackend;
     let [spikes, membrane, initial, decay, threshold, grad] =
         [spikes, membrane, initial, decay, threshold, grad].map(into_contiguous);
+    let dtype = elem_type(&[&spikes, &membrane, &initial, &decay, &threshold, &grad]);
     let shape = spikes.shape();
     let (steps, batch, neurons) = (shape[0], shape[1], shape[2]);
     let lanes = batch * neurons;
@@ -615,7 +698,7 @@ pub(crate) fn lif_scan_backward(
         by_membrane,
         through_reset,
         output,
-        F32,
+        dtype,
     );
     (
         grad_current,
@@ -632,6 +715,7 @@ pub(crate) fn leaky_scan(
     decay: CubeTensor,
 ) -> CubeTensor {
     let [current, initial, decay] = [current, initial, decay].map(into_contiguous);
+    let dtype = elem_type(&[&current, &initial, &decay]);
     let shape = current.shape();
     let (steps, lanes, neurons) = (shape[0], shape[1] * shape[2], shape[2]);
     let membrane = empty_like(&current, shape);
@@ -648,7 +732,7 @@ pub(crate) fn leaky_scan(
         steps as u32,
         lanes as u32,
         neurons as u32,
-        F32,
+        dtype,
     );
     membrane
 }
@@ -663,6 +747,7 @@ pub(crate) fn leaky_scan_backward(
     needs_decay: bool,
 ) -> (CubeTensor, CubeTensor, CubeTensor) {
     let [membrane, initial, decay, grad] = [membrane, initial, decay, grad].map(into_contiguous);
+    let dtype = elem_type(&[&membrane, &initial, &decay, &grad]);
     let shape = membrane.shape();
     let (steps, lanes, neurons) = (shape[0], shape[1] * shape[2], shape[2]);
     let grad_current = empty_like(&membrane, shape);
@@ -685,7 +770,7 @@ pub(crate) fn leaky_scan_backward(
         steps as u32,
         lanes as u32,
         neurons as u32,
-        F32,
+        dtype,
     );
     (
         grad_current,
@@ -736,6 +821,7 @@ pub(crate) fn adaptive_scan(
 ) -> [CubeTensor; 4] {
     let [current, initial, initial_adaptation, decay, threshold] =
         [current, initial, initial_adaptation, decay, threshold].map(into_contiguous);
+    let dtype = elem_type(&[&current, &initial, &initial_adaptation, &decay, &threshold]);
     let shape = current.shape();
     let (steps, lanes, neurons) = (shape[0], shape[1] * shape[2], shape[2]);
     let spikes = empty_like(&current, shape.clone());
@@ -765,7 +851,7 @@ pub(crate) fn adaptive_scan(
         by_membrane,
         adaptation.strength as f32,
         adaptation.decay as f32,
-        F32,
+        dtype,
     );
     [spikes, membrane, last, adaptations]
 }
@@ -806,6 +892,16 @@ pub(crate) fn adaptive_scan_backward(
         grad,
     ]
     .map(into_contiguous);
+    let dtype = elem_type(&[
+        &spikes,
+        &membrane,
+        &adaptations,
+        &initial,
+        &initial_adaptation,
+        &decay,
+        &threshold,
+        &grad,
+    ]);
     let shape = spikes.shape();
     let (steps, lanes, neurons) = (shape[0], shape[1] * shape[2], shape[2]);
     let density = into_contiguous(adaptive_densities::<B>(
@@ -861,7 +957,7 @@ pub(crate) fn adaptive_scan_backward(
         adaptation.strength as f32,
         adaptation.decay as f32,
         output,
-        F32,
+        dtype,
     );
     [
         grad_current,
@@ -897,6 +993,14 @@ pub(crate) fn recurrent_scan(
     type B = CubeBackend;
     let [current, weight, initial, initial_spikes, decay, threshold] =
         [current, weight, initial, initial_spikes, decay, threshold].map(into_contiguous);
+    let dtype = elem_type(&[
+        &current,
+        &weight,
+        &initial,
+        &initial_spikes,
+        &decay,
+        &threshold,
+    ]);
     let shape = current.shape();
     let (steps, lanes, neurons) = (shape[0], shape[1] * shape[2], shape[2]);
     let spikes = empty_like(&current, shape.clone());
@@ -925,7 +1029,7 @@ pub(crate) fn recurrent_scan(
             neurons as u32,
             by_threshold,
             by_membrane,
-            F32,
+            dtype,
         );
         previous = into_contiguous(step_of::<B>(spikes.clone(), t));
     }
@@ -969,6 +1073,16 @@ pub(crate) fn recurrent_scan_backward(
         grad,
     ]
     .map(into_contiguous);
+    let dtype = elem_type(&[
+        &spikes,
+        &membrane,
+        &weight,
+        &initial,
+        &initial_spikes,
+        &decay,
+        &threshold,
+        &grad,
+    ]);
     let shape = spikes.shape();
     let (steps, batch, neurons) = (shape[0], shape[1], shape[2]);
     let lanes = batch * neurons;
@@ -1015,7 +1129,7 @@ pub(crate) fn recurrent_scan_backward(
             by_membrane,
             through_reset,
             output,
-            F32,
+            dtype,
         );
         let gu = step_of::<B>(grad_current.clone(), t);
         feedback = into_contiguous(B::float_matmul(gu, transposed.clone()));

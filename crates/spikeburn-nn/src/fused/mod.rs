@@ -459,11 +459,6 @@ impl SequenceBackend for burn::backend::Cube {
         threshold: FloatTensor<Self>,
         scan: LifScan,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        if !cube::supported(&[&current, &initial, &decay, &threshold]) {
-            return primitive::lif_scan::<Self>(
-                current, None, None, initial, decay, threshold, &scan,
-            );
-        }
         cube::lif_scan(current, None, initial, decay, threshold, &scan)
     }
 
@@ -475,12 +470,6 @@ impl SequenceBackend for burn::backend::Cube {
         threshold: FloatTensor<Self>,
         scan: LifScan,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        if !cube::supported(&[&current, &noise, &initial, &decay, &threshold]) {
-            let noise = Some(noise);
-            return primitive::lif_scan::<Self>(
-                current, noise, None, initial, decay, threshold, &scan,
-            );
-        }
         cube::lif_scan(current, Some(noise), initial, decay, threshold, &scan)
     }
 
@@ -500,16 +489,11 @@ impl SequenceBackend for burn::backend::Cube {
         FloatTensor<Self>,
         FloatTensor<Self>,
     ) {
-        if !cube::supported(&[&spikes, &membrane, &initial, &decay, &threshold, &grad]) {
-            let [current, initial, decay, threshold, _, _] = primitive::lif_scan_backward::<Self>(
-                spikes, membrane, initial, decay, threshold, grad, output, &scan, needs, None,
-            );
-            return (current, initial, decay, threshold);
-        }
         cube::lif_scan_backward(
             spikes, membrane, initial, decay, threshold, grad, output, &scan, needs,
         )
     }
+
     fn recurrent_lif_scan(
         current: FloatTensor<Self>,
         weight: FloatTensor<Self>,
@@ -519,29 +503,6 @@ impl SequenceBackend for burn::backend::Cube {
         threshold: FloatTensor<Self>,
         scan: LifScan,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        let all = [
-            &current,
-            &weight,
-            &initial,
-            &initial_spikes,
-            &decay,
-            &threshold,
-        ];
-        if !cube::supported(&all) {
-            let recurrent = primitive::Recurrent {
-                weight,
-                initial_spikes,
-            };
-            return primitive::lif_scan::<Self>(
-                current,
-                None,
-                Some(recurrent),
-                initial,
-                decay,
-                threshold,
-                &scan,
-            );
-        }
         cube::recurrent_scan(
             current,
             weight,
@@ -573,36 +534,6 @@ impl SequenceBackend for burn::backend::Cube {
         FloatTensor<Self>,
         FloatTensor<Self>,
     ) {
-        let all = [
-            &spikes,
-            &membrane,
-            &weight,
-            &initial,
-            &initial_spikes,
-            &decay,
-            &threshold,
-            &grad,
-        ];
-        if !cube::supported(&all) {
-            let recurrent = primitive::Recurrent {
-                weight,
-                initial_spikes,
-            };
-            let [current, initial, decay, threshold, weight, initial_spikes] =
-                primitive::lif_scan_backward::<Self>(
-                    spikes,
-                    membrane,
-                    initial,
-                    decay,
-                    threshold,
-                    grad,
-                    output,
-                    &scan,
-                    needs,
-                    Some(&recurrent),
-                );
-            return (current, weight, initial, initial_spikes, decay, threshold);
-        }
         let [current, weight, initial, initial_spikes, decay, threshold] =
             cube::recurrent_scan_backward(
                 [spikes, membrane, weight],
@@ -632,28 +563,15 @@ impl SequenceBackend for burn::backend::Cube {
         FloatTensor<Self>,
         FloatTensor<Self>,
     ) {
-        let all = [&current, &initial, &initial_adaptation, &decay, &threshold];
-        let [spikes, membrane, last, adaptations] = if cube::supported(&all) {
-            cube::adaptive_scan(
-                current,
-                initial,
-                initial_adaptation,
-                decay,
-                threshold,
-                &scan,
-                &adaptation,
-            )
-        } else {
-            primitive::adaptive_scan::<Self>(
-                current,
-                initial,
-                initial_adaptation,
-                decay,
-                threshold,
-                &scan,
-                &adaptation,
-            )
-        };
+        let [spikes, membrane, last, adaptations] = cube::adaptive_scan(
+            current,
+            initial,
+            initial_adaptation,
+            decay,
+            threshold,
+            &scan,
+            &adaptation,
+        );
         (spikes, membrane, last, adaptations)
     }
 
@@ -677,43 +595,18 @@ impl SequenceBackend for burn::backend::Cube {
         FloatTensor<Self>,
         FloatTensor<Self>,
     ) {
-        let all = [
-            &spikes,
-            &membrane,
-            &adaptations,
-            &initial,
-            &initial_adaptation,
-            &decay,
-            &threshold,
-            &grad,
-        ];
-        let [current, initial, initial_adaptation, decay, threshold] = if cube::supported(&all) {
-            cube::adaptive_scan_backward(
-                [spikes, membrane, adaptations],
-                initial,
-                initial_adaptation,
-                decay,
-                threshold,
-                grad,
-                output,
-                &scan,
-                &adaptation,
-                needs,
-            )
-        } else {
-            primitive::adaptive_scan_backward::<Self>(
-                [spikes, membrane, adaptations],
-                initial,
-                initial_adaptation,
-                decay,
-                threshold,
-                grad,
-                output,
-                &scan,
-                &adaptation,
-                needs,
-            )
-        };
+        let [current, initial, initial_adaptation, decay, threshold] = cube::adaptive_scan_backward(
+            [spikes, membrane, adaptations],
+            initial,
+            initial_adaptation,
+            decay,
+            threshold,
+            grad,
+            output,
+            &scan,
+            &adaptation,
+            needs,
+        );
         (current, initial, initial_adaptation, decay, threshold)
     }
 
@@ -722,9 +615,6 @@ impl SequenceBackend for burn::backend::Cube {
         initial: FloatTensor<Self>,
         decay: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
-        if !cube::supported(&[&current, &initial, &decay]) {
-            return primitive::leaky_scan::<Self>(current, initial, decay);
-        }
         cube::leaky_scan(current, initial, decay)
     }
 
@@ -735,11 +625,6 @@ impl SequenceBackend for burn::backend::Cube {
         grad: FloatTensor<Self>,
         needs_decay: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        if !cube::supported(&[&membrane, &initial, &decay, &grad]) {
-            let [current, initial, decay] =
-                primitive::leaky_scan_backward::<Self>(membrane, initial, decay, grad, needs_decay);
-            return (current, initial, decay);
-        }
         cube::leaky_scan_backward(membrane, initial, decay, grad, needs_decay)
     }
 }
