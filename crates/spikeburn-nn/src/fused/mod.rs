@@ -663,7 +663,10 @@ macro_rules! host_sequence_backend {
                     return (spikes, last);
                 }
                 let (shape, state_shape) = (current.shape(), initial.shape());
-                let inputs = lif_inputs(current, None, &initial, &decay, &threshold);
+                // The scan writes its spikes into the current's buffer.
+                let current_values = Cow::Owned(current.into_values());
+                let inputs =
+                    lif_inputs(current_values, shape[2], None, &initial, &decay, &threshold);
                 let (spikes, _, last) = host::lif_scan(inputs, &scan, false);
                 (tensor(spikes, shape), tensor(last, state_shape))
             }
@@ -696,7 +699,14 @@ macro_rules! host_sequence_backend {
                 }
                 let (shape, state_shape) = (current.shape(), initial.shape());
                 let inputs = host::AdaptiveInputs {
-                    lif: lif_inputs(current, None, &initial, &decay, &threshold),
+                    lif: lif_inputs(
+                        values(&current),
+                        shape[2],
+                        None,
+                        &initial,
+                        &decay,
+                        &threshold,
+                    ),
                     initial_adaptation: values(&initial_adaptation),
                     strength: adaptation.strength as f32,
                     decay: adaptation.decay as f32,
@@ -1272,7 +1282,10 @@ fn host_lif_scan<T: HostTensor + TensorMetadata>(
     scan: &LifScan,
 ) -> (T, T, T) {
     let (shape, state_shape) = (current.shape(), initial.shape());
-    let inputs = lif_inputs(current, noise, initial, decay, threshold);
+    let neurons = current.shape()[2];
+    // The scan writes its membranes into the current's buffer.
+    let current = Cow::Owned(current.into_values());
+    let inputs = lif_inputs(current, neurons, noise, initial, decay, threshold);
     let (spikes, membrane, last) = host::lif_scan(inputs, scan, true);
     (
         tensor(spikes, shape.clone()),
@@ -1281,17 +1294,17 @@ fn host_lif_scan<T: HostTensor + TensorMetadata>(
     )
 }
 
-/// The slices of a feed-forward LIF scan's inputs.
+/// The slices of a feed-forward LIF scan's inputs, the current's given (`neurons` wide).
 fn lif_inputs<'a, T: HostTensor + TensorMetadata>(
-    current: T,
+    current: Cow<'a, [f32]>,
+    neurons: usize,
     noise: Option<&'a T>,
     initial: &'a T,
     decay: &'a T,
     threshold: &'a T,
 ) -> host::LifInputs<'a> {
-    let neurons = current.shape()[2];
     host::LifInputs {
-        current: Cow::Owned(current.into_values()),
+        current,
         initial: values(initial),
         decay: values(decay),
         threshold: values(threshold),
