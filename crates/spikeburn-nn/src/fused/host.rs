@@ -561,7 +561,6 @@ fn lif_backward_chunk<P: Fn(f32) -> f32 + Copy>(
     let width = sums.lambda.len();
     let rows = width / neurons;
     let zeros = vec![0.0; neurons];
-    let mut gu = vec![0.0; neurons];
     let mut weight_sum = match &inputs.recurrent {
         Some(_) if needs.weight => vec![0.0; neurons * neurons],
         _ => Vec::new(),
@@ -571,9 +570,10 @@ fn lif_backward_chunk<P: Fn(f32) -> f32 + Copy>(
             .copy_from_slice(&saved.grad[start..start + width]);
     }
     let at = |t: usize| t * lanes + start..t * lanes + start + width;
-    // The row of each step holds the gradient of its spikes or membranes (that of the final
-    // membrane entered `lambda` above) until it is replaced by the current's.
-    let upstream = saved.output != LifOutput::Last;
+    // The row of each step holds the gradient of its spikes or membranes (zeros when only the
+    // final membrane's reaches the scan, which entered `lambda` above) until it is replaced by
+    // the current's.
+    let upstream = Upstream::of(saved.output);
     for t in (0..current_rows.len()).rev() {
         let here = at(t);
         let (spikes, membrane) = (&saved.spikes[here.clone()], &saved.membrane[here.clone()]);
@@ -591,14 +591,6 @@ fn lif_backward_chunk<P: Fn(f32) -> f32 + Copy>(
                     &inputs.initial[start + row.start..start + row.end],
                 ),
             };
-            let grad = &out[row.clone()];
-            let chosen = |output: LifOutput| {
-                if upstream && saved.output == output {
-                    grad
-                } else {
-                    &zeros[..]
-                }
-            };
             lif_row_backward(
                 scan,
                 needs,
@@ -608,18 +600,16 @@ fn lif_backward_chunk<P: Fn(f32) -> f32 + Copy>(
                     membrane: &membrane[row.clone()],
                     previous_spikes,
                     previous_membrane,
-                    grad_spikes: chosen(LifOutput::Spikes),
-                    grad_membrane: chosen(LifOutput::Membrane),
+                    upstream,
                     feedback: &sums.feedback[row.clone()],
                     decay: &inputs.decay,
                     threshold: &inputs.threshold,
                 },
                 &mut sums.lambda[row.clone()],
-                &mut gu,
+                &mut out[row.clone()],
                 &mut sums.decay[row.clone()],
-                &mut sums.threshold[row.clone()],
+                &mut sums.threshold[row],
             );
-            out[row].copy_from_slice(&gu);
         }
         if let Some(recurrent) = &inputs.recurrent {
             let previous_spikes = match previous {
@@ -804,16 +794,39 @@ struct RowBackward<'a> {
     /// from; before step 0, zeros and the initial membrane.
     previous_spikes: &'a [f32],
     previous_membrane: &'a [f32],
-    grad_spikes: &'a [f32],
-    grad_membrane: &'a [f32],
+    /// Which output the gradient held in the current's row belongs to.
+    upstream: Upstream,
     /// `dL/ds` through the recurrent weights into the next step (zeros without them).
     feedback: &'a [f32],
     decay: &'a [f32],
     threshold: &'a [f32],
 }
 
-/// One step of one batch row of the LIF backward: see [`lif_scan_backward`]. Which parameter
-/// sums it adds to is chosen here, outside the loop, so that the loop has no branch.
+/// Where the upstream gradient held in a step's row enters: its factors on the spike and on the
+/// membrane (1 for the output it belongs to, else 0), so that the loop holds no branch on it.
+#[derive(Clone, Copy)]
+struct Upstream {
+    to_spike: f32,
+    to_membrane: f32,
+}
+
+impl Upstream {
+    fn of(output: LifOutput) -> Self {
+        let (to_spike, to_membrane) = match output {
+            LifOutput::Spikes => (1.0, 0.0),
+            LifOutput::Membrane => (0.0, 1.0),
+            LifOutput::Last => (0.0, 0.0),
+        };
+        Upstream {
+            to_spike,
+            to_membrane,
+        }
+    }
+}
+
+/// One step of one batch row of the LIF backward: see [`lif_scan_backward`]. `grad_current`
+/// holds the upstream gradient of the row (see [`Upstream`]) and receives the current's. Which
+/// parameter sums it adds to is chosen here, outside the loop, so that the loop has no branch.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn lif_row_backward<P: Fn(f32) -> f32>(
@@ -850,7 +863,10 @@ fn lif_lanes_backward<P: Fn(f32) -> f32, const DECAY: bool, const THRESHOLD: boo
 ) {
     let n = lambda.len();
     let (spikes, membrane) = (&row.spikes[..n], &row.membrane[..n]);
-    let (grad_spikes, grad_membrane) = (&row.grad_spikes[..n], &row.grad_membrane[..n]);
+    let Upstream {
+        to_spike,
+        to_membrane,
+    } = row.upstream;
     let (previous_spikes, previous_membrane) =
         (&row.previous_spikes[..n], &row.previous_membrane[..n]);
     let feedback = &row.feedback[..n];
@@ -870,8 +886,10 @@ fn lif_lanes_backward<P: Fn(f32) -> f32, const DECAY: bool, const THRESHOLD: boo
         let du = 1.0 - rule.by_membrane * s;
         let ds = -rule.drop(u, theta) * through_reset;
         let dthreshold = -rule.by_threshold * s;
-        let gs = grad_spikes[j] + feedback[j] + l * ds;
-        let gu = grad_membrane[j] + l * du + gs * p;
+        // The upstream gradient, read before the current's gradient takes its place.
+        let g = grad_current[j];
+        let gs = g * to_spike + feedback[j] + l * ds;
+        let gu = g * to_membrane + l * du + gs * p;
         if THRESHOLD {
             threshold_sum[j] += l * dthreshold - gs * p;
         }
